@@ -1,0 +1,81 @@
+"""plait: run many workflow steps in parallel, fast, under control, and never lose what
+happened.
+
+The public API is this module's ``__all__``; everything else is private to plait.
+"""
+
+from plait._version import __version__
+from plait.api import Workflow, load, run_sync
+from plait.definition.models import WaitStrategy
+from plait.engine.pools import PoolStats, PoolStatus, StrategyResult, WorkerPool, WorkerTask
+from plait.engine.result import GroupResult, RunResult, StepResult
+from plait.engine.run import Run
+from plait.errors import (
+    CycleError,
+    ExpressionError,
+    InputError,
+    LoadError,
+    PlaitError,
+    PoolFull,
+    Problem,
+    RunCancelled,
+    RunError,
+    RunTimedOut,
+    StepFailed,
+    StepTimedOut,
+    ToolError,
+    UnknownToolError,
+    ValidationError,
+    WorkflowError,
+)
+from plait.status import RunStatus, StepStatus
+from plait.tools import StepContext, Tool, tool
+
+__all__ = [
+    "CycleError",
+    "ExpressionError",
+    "GroupResult",
+    "InputError",
+    "LoadError",
+    "PlaitError",
+    "PoolFull",
+    "PoolStats",
+    "PoolStatus",
+    "Problem",
+    "Run",
+    "RunCancelled",
+    "RunError",
+    "RunResult",
+    "RunStatus",
+    "RunTimedOut",
+    "StepContext",
+    "StepFailed",
+    "StepResult",
+    "StepStatus",
+    "StepTimedOut",
+    "StrategyResult",
+    "Tool",
+    "ToolError",
+    "UnknownToolError",
+    "ValidationError",
+    "WaitStrategy",
+    "WorkerPool",
+    "WorkerTask",
+    "Workflow",
+    "WorkflowError",
+    "__version__",
+    "load",
+    "run_sync",
+    "tool",
+]
+
+# Public names report `plait` as their module (httpx does the same), so reprs and docs
+# show `plait.WorkerPool`, not the private module a name happens to live in.
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
+        try:
+            _obj.__module__ = "plait"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

@@ -1,0 +1,175 @@
+"""The Python API: load or build a workflow, then run it.
+
+    wf = plait.load("workflow.yaml")
+    result = await wf.run(inputs={"user_id": 7})
+
+    wf = (plait.Workflow("fetch")
+          .task("users", tool=fetch_users, input={"limit": 5})
+          .task("orders", tool="echo", input={"n": 1})
+          .group("fetch_all", ["users", "orders"], wait_strategy="any"))
+    result = plait.run_sync(wf)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from plait.compiler import Plan, bind_inputs, compile_loaded
+from plait.definition.loader import Loaded, load_definition, parse_definition
+from plait.engine.result import RunResult
+from plait.engine.run import Run
+from plait.errors import ValidationError
+from plait.executors.base import Executor
+
+
+class Workflow:
+    """A workflow definition, from a file or built in code, compiled on first use."""
+
+    def __init__(self, name: str, *, description: str | None = None, **settings: Any) -> None:
+        """``settings`` are the file's top-level keys in snake_case or camelCase:
+        ``inputs``, ``parallel_config``, ``pools``, ``max_duration``, ``outputs``, ``steps``."""
+        self._data: dict[str, Any] = {"name": name, "steps": [], **settings}
+        if description is not None:
+            self._data["description"] = description
+        self._file: str | None = None
+        self._source: str | None = None
+        self._plan: Plan | None = None
+
+    # -- making one ------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, file: str | None = None) -> Workflow:
+        """A workflow from the same mapping a YAML or JSON file holds."""
+        wf = cls.__new__(cls)
+        wf._data = dict(data)
+        wf._file = file
+        wf._source = None
+        wf._plan = None
+        return wf
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Workflow:
+        loaded = load_definition(path)
+        wf = cls.__new__(cls)
+        wf._data = {}
+        wf._file = str(path)
+        wf._source = loaded.source
+        wf._plan = compile_loaded(loaded)
+        return wf
+
+    def step(self, id: str, **keys: Any) -> Self:
+        """Add a step of any kind, with the keys a file would give it."""
+        self._require_built_in_code()
+        self._data.setdefault("steps", []).append({"id": id, **keys})
+        self._plan = None
+        return self
+
+    def task(
+        self, id: str, tool: str | Callable[..., Any], input: Any = None, **keys: Any
+    ) -> Self:
+        """Add a task: ``tool`` is a registered name or any function (sync or async)."""
+        return self.step(id, tool=tool, input=input, **keys)
+
+    def group(
+        self,
+        id: str,
+        steps: list[str],
+        *,
+        wait_strategy: str = "all",
+        max_concurrent: int | None = None,
+        continue_on_error: bool = False,
+        timeout: float | str | None = None,
+        **keys: Any,
+    ) -> Self:
+        """Add a parallel group of the named member steps."""
+        group: dict[str, Any] = {"steps": list(steps), "wait_strategy": wait_strategy,
+                                 "continue_on_error": continue_on_error}
+        if max_concurrent is not None:
+            group["max_concurrent"] = max_concurrent
+        if timeout is not None:
+            group["timeout"] = timeout
+        return self.step(id, parallel_group=group, **keys)
+
+    def _require_built_in_code(self) -> None:
+        if self._file is not None and not self._data:
+            raise TypeError("a workflow loaded from a file cannot be changed; edit the file")
+
+    # -- compiling --------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def file(self) -> str | None:
+        return self._file
+
+    @property
+    def source(self) -> str | None:
+        """The text of the file this workflow was loaded from, if any."""
+        return self._source
+
+    @property
+    def plan(self) -> Plan:
+        """The compiled DAG. Raises ``ValidationError`` listing every problem."""
+        if self._plan is None:
+            loaded: Loaded = parse_definition(copy.copy(self._data), file=self._file)
+            self._plan = compile_loaded(loaded)
+        return self._plan
+
+    def validate(self) -> None:
+        """Compile now; raise ``ValidationError`` if anything is wrong."""
+        _ = self.plan
+
+    # -- running --------------------------------------------------------------------
+
+    def create_run(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        executor: Executor | None = None,
+        inputs_are_text: bool = False,
+    ) -> Run:
+        """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere."""
+        plan = self.plan
+        bound = bind_inputs(plan, inputs or {}, from_text=inputs_are_text)
+        return Run(plan, bound, run_id=run_id, executor=executor)
+
+    async def run(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        executor: Executor | None = None,
+    ) -> RunResult:
+        """Run the workflow to its end and return the result (it never raises for a
+        failed run: look at ``result.status``)."""
+        return await self.create_run(inputs, run_id=run_id, executor=executor).execute()
+
+    def __repr__(self) -> str:
+        try:
+            name = self.plan.name
+        except ValidationError:
+            name = self._data.get("name", "?")
+        return f"<Workflow {name!r}>"
+
+
+def load(path: str | Path) -> Workflow:
+    """Load a YAML or JSON workflow file. Raises ``LoadError`` or ``ValidationError``
+    (both ``WorkflowError``) listing every problem, with file, step and key."""
+    return Workflow.from_file(path)
+
+
+def run_sync(
+    workflow: Workflow | str | Path,
+    inputs: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run a workflow from synchronous code (not from inside a running event loop)."""
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow)
+    return asyncio.run(wf.run(inputs, **options))

@@ -1,0 +1,328 @@
+"""Definition → Plan: resolve ids, desugar both group spellings and ``next_step``, and
+check everything that can be checked before a run. Every problem is collected, then
+raised together as one ``ValidationError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plait.compiler.plan import (
+    DEFAULT_POOL,
+    InputSpec,
+    Node,
+    NodeKind,
+    Plan,
+    PoolSpec,
+    RetryPolicy,
+)
+from plait.compiler.validate import check_references, find_cycle
+from plait.definition.loader import Loaded
+from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
+from plait.errors import CycleError, ExpressionError, Problem, UnknownToolError, ValidationError
+from plait.expressions.template import Template, compile_template
+from plait.tools.registry import Tool, ToolRegistry, default_registry
+
+
+@dataclass
+class _Builder:
+    """Working state of one compilation."""
+
+    definition: WorkflowDef
+    file: str | None
+    registry: ToolRegistry
+    known_bad: set[str]
+    problems: list[Problem] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # group id -> its step id
+    group_of: dict[str, str] = field(default_factory=dict)  # member id -> group step id
+    members: dict[str, list[str]] = field(default_factory=dict)
+    deps: dict[str, list[str]] = field(default_factory=dict)
+
+    def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
+        self.problems.append(Problem(message, self.file, step, key))
+
+    def resolve_id(self, name: str) -> str | None:
+        if name in self.index:
+            return name
+        return self.aliases.get(name)
+
+
+def compile_loaded(loaded: Loaded, registry: ToolRegistry | None = None) -> Plan:
+    """Compile a loaded file; raise ``ValidationError`` with its problems and ours."""
+    if loaded.definition is None:
+        raise ValidationError(loaded.problems)
+    return compile_definition(
+        loaded.definition,
+        file=loaded.file,
+        registry=registry,
+        earlier=loaded.problems,
+        known_bad=loaded.bad_step_ids,
+    )
+
+
+def compile_definition(
+    definition: WorkflowDef,
+    *,
+    file: str | None = None,
+    registry: ToolRegistry | None = None,
+    earlier: list[Problem] | None = None,
+    known_bad: set[str] | None = None,
+) -> Plan:
+    b = _Builder(definition, file, registry or default_registry, known_bad or set())
+    b.problems.extend(earlier or [])
+    steps = definition.steps
+    _index_steps(b, steps)
+    _collect_groups(b, steps)
+    _collect_deps(b, steps)
+    templates = _compile_templates(b, steps)
+    pools = _pools(b, definition)
+    _check_steps(b, steps, pools)
+    check_references(b.problems, definition, templates, b.index, b.aliases, b.known_bad, file)
+    if b.problems:
+        raise ValidationError(b.problems)
+    cycle = find_cycle(b.index, b.deps, b.members)
+    if cycle:
+        raise CycleError(cycle, file)
+    return _build_plan(b, steps, templates, pools)
+
+
+def _index_steps(b: _Builder, steps: list[StepDef]) -> None:
+    for step in steps:
+        if step.id in b.index or step.id in b.known_bad:
+            b.problem(f"duplicate step id '{step.id}'", step.id, "id")
+            continue
+        b.index[step.id] = len(b.index)
+    for step in steps:
+        group = step.group()
+        if group is None or group.id is None or group.id == step.id:
+            continue
+        if group.id in b.index or group.id in b.aliases:
+            b.problem(f"group id '{group.id}' is already used by another step or group",
+                      step.id, "parallelGroup.id")
+            continue
+        b.aliases[group.id] = step.id
+
+
+def _collect_groups(b: _Builder, steps: list[StepDef]) -> None:
+    for step in steps:
+        group = step.group()
+        if group is None:
+            continue
+        key = "parallelGroup.steps" if step.parallel_group is not None else "parallel_steps"
+        names: list[str] = group.steps if isinstance(group.steps, list) else []
+        resolved: list[str] = []
+        for name in names:
+            member = b.resolve_id(name)
+            if member is None:
+                if name not in b.known_bad:
+                    b.problem(f"unknown step '{name}'", step.id, key)
+                continue
+            if member == step.id:
+                b.problem("a group cannot contain itself", step.id, key)
+                continue
+            if member in b.group_of:
+                b.problem(
+                    f"step '{member}' is already a member of group '{b.group_of[member]}'; "
+                    "a step belongs to one group at most",
+                    step.id,
+                    key,
+                )
+                continue
+            if member in resolved:
+                b.problem(f"step '{member}' is listed twice", step.id, key)
+                continue
+            b.group_of[member] = step.id
+            resolved.append(member)
+        b.members[step.id] = resolved
+        if not names and group.wait_strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
+            b.problem(
+                f"an empty '{group.wait_strategy.value}' group can never succeed; list at least "
+                "one member or use 'all'",
+                step.id,
+                key,
+            )
+
+
+def _collect_deps(b: _Builder, steps: list[StepDef]) -> None:
+    for step in steps:
+        b.deps.setdefault(step.id, [])
+    for step in steps:
+        for name in step.depends_on:
+            dep = b.resolve_id(name)
+            if dep is None:
+                if name not in b.known_bad:
+                    b.problem(f"unknown step '{name}'", step.id, "dependsOn")
+            elif dep == step.id:
+                b.problem("a step cannot depend on itself", step.id, "dependsOn")
+            elif dep not in b.deps[step.id]:
+                b.deps[step.id].append(dep)
+        for name in step.next_steps():
+            target = b.resolve_id(name)
+            if target is None:
+                if name not in b.known_bad:
+                    b.problem(f"unknown step '{name}'", step.id, "next_step")
+            elif target == step.id:
+                b.problem("a step cannot be its own next step", step.id, "next_step")
+            elif step.id not in b.deps[target]:
+                b.deps[target].append(step.id)
+
+
+def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str], Template]:
+    """Compile ``input``/``output`` of each step and the workflow's ``outputs``.
+
+    A reference to another step's output is also a dependency on that step: the value
+    cannot exist before the step ends.
+    """
+    templates: dict[tuple[str, str], Template] = {}
+    sources: list[tuple[str | None, str, Any]] = [(s.id, "input", s.input) for s in steps]
+    sources += [(s.id, "output", s.output) for s in steps if s.output is not None]
+    sources.append((None, "outputs", b.definition.outputs))
+    for step_id, key, value in sources:
+        try:
+            template = compile_template(value)
+        except ExpressionError as exc:
+            for problem in exc.problems:
+                b.problem(problem.message, step_id, key)
+            continue
+        templates[(step_id or "", key)] = template
+        if step_id is None or key == "output":
+            continue
+        for expr in template.expressions():
+            for root, _ in expr.names():
+                dep = b.resolve_id(root)
+                if dep is not None and dep != step_id and dep not in b.deps[step_id]:
+                    b.deps[step_id].append(dep)
+    return templates
+
+
+def _pools(b: _Builder, definition: WorkflowDef) -> dict[str, PoolSpec]:
+    pools = {DEFAULT_POOL: _pool_spec(DEFAULT_POOL, definition.parallel_config)}
+    for name, pool in definition.pools.items():
+        if name == DEFAULT_POOL:
+            b.problem(
+                f"'{DEFAULT_POOL}' is the global pool; configure it under 'parallelConfig'",
+                None,
+                f"pools.{name}",
+            )
+            continue
+        pools[name] = _pool_spec(name, pool)
+    return pools
+
+
+def _pool_spec(name: str, pool: PoolDef) -> PoolSpec:
+    return PoolSpec(name, pool.max_concurrent, pool.queue_size, pool.timeout)
+
+
+def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) -> None:
+    for step in steps:
+        if step.pool is not None and step.pool not in pools:
+            known = ", ".join(sorted(pools))
+            b.problem(f"unknown pool '{step.pool}'; pools are: {known}", step.id, "pool")
+        if isinstance(step.tool, str):
+            try:
+                b.registry.get(step.tool)
+            except UnknownToolError:
+                b.problem(
+                    f"unknown tool '{step.tool}'; register it with @plait.tool, install a "
+                    "package that provides it, or call a function with the 'python' tool",
+                    step.id,
+                    "tool",
+                )
+        if step.kind == "group" and step.retry is not None:
+            b.problem("'retry' applies to task steps, not groups", step.id, "retry")
+
+
+def _tool(b: _Builder, step: StepDef) -> Tool | None:
+    if isinstance(step.tool, str):
+        return b.registry.get(step.tool)
+    if callable(step.tool):
+        tool: Callable[..., Any] = step.tool
+        return tool if isinstance(tool, Tool) else Tool.from_callable(tool)
+    return None
+
+
+def _retry(step: StepDef) -> RetryPolicy | None:
+    r = step.retry
+    if r is None or r.max_attempts <= 1:
+        return None
+    jitter = 1.0 if r.jitter is True else float(r.jitter or 0.0)
+    return RetryPolicy(
+        max_attempts=r.max_attempts,
+        initial=r.backoff.initial or 0.0,
+        multiplier=r.backoff.multiplier,
+        max_delay=r.backoff.max if r.backoff.max is not None else float("inf"),
+        jitter=min(max(jitter, 0.0), 1.0),
+        retry_on=frozenset(r.retry_on) if r.retry_on is not None else None,
+    )
+
+
+def _build_plan(
+    b: _Builder,
+    steps: list[StepDef],
+    templates: dict[tuple[str, str], Template],
+    pools: dict[str, PoolSpec],
+) -> Plan:
+    index = b.index
+    out: dict[str, list[int]] = {s.id: [] for s in steps}
+    for step in steps:
+        for dep in b.deps[step.id]:
+            out[dep].append(index[step.id])
+    nodes = []
+    for step in steps:
+        group: GroupDef | None = step.group()
+        parent = b.group_of.get(step.id)
+        common: dict[str, Any] = {
+            "index": index[step.id],
+            "id": step.id,
+            "deps": tuple(index[d] for d in b.deps[step.id]),
+            "out": tuple(out[step.id]),
+            "group": index[parent] if parent is not None else None,
+            "pool": step.pool or DEFAULT_POOL,
+            "continue_on_error": step.continue_on_error,
+        }
+        if group is None:
+            node = Node(
+                kind=NodeKind.TASK,
+                timeout=step.timeout,
+                tool=_tool(b, step),
+                input=templates[(step.id, "input")],
+                output=templates.get((step.id, "output")),
+                retry=_retry(step),
+                **common,
+            )
+        else:
+            common["continue_on_error"] = step.continue_on_error or group.continue_on_error
+            node = Node(
+                kind=NodeKind.GROUP,
+                timeout=group.timeout if group.timeout is not None else step.timeout,
+                members=tuple(index[m] for m in b.members.get(step.id, [])),
+                group_id=group.id or step.id,
+                strategy=group.wait_strategy,
+                max_concurrent=group.max_concurrent,
+                output=templates.get((step.id, "output")),
+                **common,
+            )
+        nodes.append(node)
+    definition = b.definition
+    terminals = tuple(n.index for n in nodes if n.group is None and not n.out)
+    folder = Path(b.file).resolve().parent if b.file else None
+    return Plan(
+        name=definition.name,
+        description=definition.description,
+        nodes=tuple(nodes),
+        index={**index, **{alias: index[sid] for alias, sid in b.aliases.items()}},
+        pools=pools,
+        inputs={
+            name: InputSpec(name, spec.type, spec.default, spec.is_required)
+            for name, spec in definition.inputs.items()
+        },
+        outputs=templates.get(("", "outputs")) if definition.outputs is not None else None,
+        terminals=terminals,
+        max_duration=definition.max_duration,
+        file=b.file,
+        folder=folder,
+    )

@@ -1,0 +1,87 @@
+"""Run inputs checked and typed against the inputs a workflow declares."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from plait.compiler.plan import InputSpec, Plan
+from plait.errors import InputError, Problem
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def bind_inputs(plan: Plan, given: Mapping[str, Any], *, from_text: bool = False) -> dict[str, Any]:
+    """Return every declared input with its value: given, or its default.
+
+    With ``from_text`` (``--input K=V``), values are strings converted by the declared type:
+    ``--input n=5`` gives the integer 5 when ``n`` is an ``integer``. Raises ``InputError``
+    listing every problem.
+    """
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    for name in given:
+        if name not in plan.inputs:
+            declared = ", ".join(sorted(plan.inputs)) or "none"
+            problems.append(
+                Problem(f"unknown input {name!r} (declared inputs: {declared})", plan.file,
+                        key=f"inputs.{name}")
+            )
+    for name, spec in plan.inputs.items():
+        if name in given:
+            try:
+                values[name] = _convert(spec, given[name], from_text)
+            except ValueError as exc:
+                problems.append(Problem(str(exc), plan.file, key=f"inputs.{name}"))
+        elif spec.required:
+            problems.append(
+                Problem(f"input {name!r} is required (give it with --input {name}=VALUE)",
+                        plan.file, key=f"inputs.{name}")
+            )
+        else:
+            values[name] = spec.default
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+def _convert(spec: InputSpec, value: Any, from_text: bool) -> Any:
+    if from_text and isinstance(value, str) and spec.type not in ("string", "any"):
+        value = _parse_text(spec, value)
+    expected = _PY_TYPES.get(spec.type)
+    if expected is None:
+        return value
+    ok = isinstance(value, expected) and not (
+        spec.type in ("integer", "number") and isinstance(value, bool)
+    )
+    if not ok:
+        raise ValueError(f"input {spec.name!r} must be {_article(spec.type)}, not {value!r}")
+    return value
+
+
+def _parse_text(spec: InputSpec, text: str) -> Any:
+    if spec.type == "boolean":
+        lowered = text.strip().lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"input {spec.name!r} must be true or false, not {text!r}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"input {spec.name!r} must be {_article(spec.type)}, not {text!r}"
+        ) from None
+
+
+def _article(type_name: str) -> str:
+    return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"

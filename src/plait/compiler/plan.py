@@ -1,0 +1,111 @@
+"""The compiled, immutable plan of a workflow: nodes, edges, pools. No pydantic here.
+
+Nodes live in a tuple and point at each other by index, so the engine keeps its
+per-run state in flat lists. A group is one node with two sets of edges:
+
+    deps ──▶ [group starts] ──start edges──▶ members ──▶ [group ends] ──▶ out
+
+Its members are released when it starts; its dependents when its wait strategy
+decides. A task starts and ends in one piece.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from plait.definition.models import WaitStrategy
+from plait.expressions.template import Const, Template
+from plait.tools.registry import Tool
+
+DEFAULT_POOL = "default"
+
+
+class NodeKind(str, Enum):
+    TASK = "task"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int
+    initial: float
+    multiplier: float
+    max_delay: float
+    jitter: float
+    retry_on: frozenset[str] | None
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based); ``rand`` in [0, 1)."""
+        base = min(self.max_delay, self.initial * self.multiplier ** (attempt - 1))
+        return base * (1.0 - self.jitter * rand)
+
+    def retries(self, error_type: str) -> bool:
+        return self.retry_on is None or error_type in self.retry_on
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    name: str
+    max_concurrent: int
+    queue_size: int | None
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    name: str
+    type: str
+    default: Any
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    index: int
+    id: str
+    kind: NodeKind
+    deps: tuple[int, ...]
+    out: tuple[int, ...]
+    group: int | None
+    pool: str = DEFAULT_POOL
+    continue_on_error: bool = False
+    timeout: float | None = None
+    # task
+    tool: Tool | None = None
+    input: Template = field(default_factory=lambda: Const(None))
+    output: Template | None = None
+    retry: RetryPolicy | None = None
+    # group
+    members: tuple[int, ...] = ()
+    group_id: str = ""
+    strategy: WaitStrategy = WaitStrategy.ALL
+    max_concurrent: int | None = None
+
+    @property
+    def in_degree(self) -> int:
+        """Edges to resolve before this node can start (its deps and its group's start)."""
+        return len(self.deps) + (0 if self.group is None else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    description: str | None
+    nodes: tuple[Node, ...]
+    index: dict[str, int]
+    pools: dict[str, PoolSpec]
+    inputs: dict[str, InputSpec]
+    outputs: Template | None
+    terminals: tuple[int, ...]
+    max_duration: float | None
+    file: str | None = None
+    folder: Path | None = None
+
+    def node(self, step_id: str) -> Node:
+        return self.nodes[self.index[step_id]]
+
+    def groups(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if n.kind is NodeKind.GROUP)

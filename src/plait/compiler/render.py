@@ -1,0 +1,84 @@
+"""The compiled DAG as Mermaid or Graphviz dot, for ``plait graph``."""
+
+from __future__ import annotations
+
+from plait.compiler.plan import Node, NodeKind, Plan
+
+
+def _label(node: Node) -> str:
+    if node.kind is NodeKind.GROUP:
+        extra = f" ≤{node.max_concurrent}" if node.max_concurrent else ""
+        return f"{node.id} [{node.strategy.value}{extra}]"
+    tool = node.tool.name if node.tool is not None else "?"
+    return f"{node.id} ({tool})"
+
+
+def to_mermaid(plan: Plan) -> str:
+    lines = ["flowchart TD"]
+    for node in plan.nodes:
+        if node.kind is NodeKind.GROUP:
+            continue
+        if node.group is None:
+            lines.append(f'    {_mid(node.id)}["{_label(node)}"]')
+    for group in plan.groups():
+        lines.extend(_mermaid_group(plan, group, "    "))
+    for node in plan.nodes:
+        for target in node.out:
+            lines.append(f"    {_mid(node.id)} --> {_mid(plan.nodes[target].id)}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_group(plan: Plan, group: Node, indent: str) -> list[str]:
+    if group.group is not None and indent == "    ":
+        return []  # drawn inside its parent
+    lines = [f'{indent}subgraph {_mid(group.id)}["{_label(group)}"]']
+    for member_index in group.members:
+        member = plan.nodes[member_index]
+        if member.kind is NodeKind.GROUP:
+            lines.extend(_mermaid_group(plan, member, indent + "    "))
+        else:
+            lines.append(f'{indent}    {_mid(member.id)}["{_label(member)}"]')
+    lines.append(f"{indent}end")
+    return lines
+
+
+def _mid(step_id: str) -> str:
+    return step_id.replace("-", "_")
+
+
+def to_dot(plan: Plan) -> str:
+    lines = [f'digraph "{plan.name}" {{', "    compound=true;", "    node [shape=box];"]
+    for group in plan.groups():
+        if group.group is None:
+            lines.extend(_dot_group(plan, group, "    "))
+    for node in plan.nodes:
+        if node.kind is NodeKind.TASK and node.group is None:
+            lines.append(f'    "{node.id}" [label="{_label(node)}"];')
+    for node in plan.nodes:
+        for target in node.out:
+            dst = plan.nodes[target]
+            attrs = []
+            if node.kind is NodeKind.GROUP:
+                attrs.append(f'ltail="cluster_{node.id}"')
+            if dst.kind is NodeKind.GROUP:
+                attrs.append(f'lhead="cluster_{dst.id}"')
+            suffix = f" [{', '.join(attrs)}]" if attrs else ""
+            lines.append(f'    "{node.id}" -> "{dst.id}"{suffix};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_group(plan: Plan, group: Node, indent: str) -> list[str]:
+    lines = [f'{indent}subgraph "cluster_{group.id}" {{', f'{indent}    label="{_label(group)}";']
+    lines.append(f'{indent}    "{group.id}" [shape=point, style=invis];')
+    for member_index in group.members:
+        member = plan.nodes[member_index]
+        if member.kind is NodeKind.GROUP:
+            lines.extend(_dot_group(plan, member, indent + "    "))
+        else:
+            lines.append(f'{indent}    "{member.id}" [label="{_label(member)}"];')
+    lines.append(f"{indent}}}")
+    return lines
+
+
+RENDERERS = {"mermaid": to_mermaid, "dot": to_dot}

@@ -1,0 +1,34 @@
+"""Durations as users write them: a number is milliseconds; a string takes a unit."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+# Longer than any run could last; rejects typos such as 10**20 ms.
+_MAX_SECONDS = 366 * 24 * 3600.0
+
+
+def parse_duration(value: object) -> float:
+    """Return the duration in seconds: ``250`` → 0.25, ``"30s"`` → 30.0, ``"5m"`` → 300.0."""
+    if isinstance(value, bool):
+        raise ValueError(f"a duration is a number of milliseconds or a string like '30s', not {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value) / 1000.0
+    elif isinstance(value, str):
+        match = _PATTERN.match(value)
+        if match is None:
+            raise ValueError(
+                f"bad duration {value!r}: write a number of milliseconds or a number with a unit "
+                "(250ms, 30s, 5m, 1h)"
+            )
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(f"a duration is a number of milliseconds or a string like '30s', not {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be a finite, non-negative amount, not {value!r}")
+    if seconds > _MAX_SECONDS:
+        raise ValueError(f"duration {value!r} is longer than a year")
+    return seconds

@@ -1,0 +1,140 @@
+"""YAML/JSON → ``WorkflowDef``, collecting every problem with the file, step and key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from plait.definition.models import StepDef, WorkflowDef
+from plait.errors import LoadError, Problem, ValidationError
+
+# A workflow file is configuration: refuse anything large enough to be a mistake or an attack.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+class Loaded:
+    """A parsed definition and what is known about where it came from."""
+
+    __slots__ = ("bad_step_ids", "definition", "file", "problems", "source")
+
+    def __init__(
+        self,
+        definition: WorkflowDef | None,
+        problems: list[Problem],
+        file: str | None,
+        source: str | None,
+        bad_step_ids: set[str],
+    ) -> None:
+        self.definition = definition
+        self.problems = problems
+        self.file = file
+        self.source = source
+        # Ids of steps that failed schema validation: later checks treat them as known,
+        # so one typo is reported once, not again by every step that refers to it.
+        self.bad_step_ids = bad_step_ids
+
+
+def read_document(path: str | Path) -> tuple[Any, str]:
+    """Read and parse a YAML or JSON file; return the data and the text."""
+    path = Path(path)
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise LoadError(Problem(f"file is larger than {MAX_FILE_BYTES} bytes", file=name))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LoadError(Problem("no such file", file=name)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(Problem(f"cannot read the file: {exc}", file=name)) from None
+    return parse_text(text, name, json_only=path.suffix.lower() == ".json"), text
+
+
+def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
+    if json_only:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LoadError(
+                Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file)
+            ) from None
+        except RecursionError:
+            raise LoadError(Problem("invalid JSON: nested too deeply", file)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise LoadError(Problem(f"invalid YAML{where}: {exc.problem}", file)) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise LoadError(Problem(f"invalid YAML: {exc}", file)) from None
+
+
+def load_definition(path: str | Path) -> Loaded:
+    """Read a workflow file and validate its schema. Raises ``LoadError`` only if unreadable."""
+    data, text = read_document(path)
+    return parse_definition(data, file=str(path), source=text)
+
+
+def parse_definition(data: Any, *, file: str | None = None, source: str | None = None) -> Loaded:
+    """Validate raw data against the schema, one step at a time, so every problem is found."""
+    if not isinstance(data, dict):
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        problem = Problem(f"a workflow is a mapping with 'name' and 'steps'; this one is {what}")
+        return Loaded(None, [_in_file(problem, file)], file, source, set())
+    problems: list[Problem] = []
+    raw_steps = data.get("steps", [])
+    steps: list[StepDef] = []
+    bad_ids: set[str] = set()
+    if not isinstance(raw_steps, list):
+        problems.append(Problem("'steps' must be a list of steps", file, key="steps"))
+        raw_steps = []
+    for index, raw in enumerate(raw_steps):
+        step_id = raw.get("id") if isinstance(raw, dict) else None
+        label = step_id if isinstance(step_id, str) else f"#{index + 1}"
+        if isinstance(raw, StepDef):
+            steps.append(raw)
+            continue
+        try:
+            steps.append(StepDef.model_validate(raw))
+        except pydantic.ValidationError as exc:
+            problems.extend(_problems(exc, file, label))
+            if isinstance(step_id, str):
+                bad_ids.add(step_id)
+    rest = {k: v for k, v in data.items() if k != "steps"}
+    try:
+        definition: WorkflowDef | None = WorkflowDef.model_validate({**rest, "steps": steps})
+    except pydantic.ValidationError as exc:
+        problems.extend(_problems(exc, file, None))
+        definition = None
+    return Loaded(definition, problems, file, source, bad_ids)
+
+
+def require_valid(loaded: Loaded) -> WorkflowDef:
+    if loaded.problems or loaded.definition is None:
+        raise ValidationError(loaded.problems)
+    return loaded.definition
+
+
+def _in_file(problem: Problem, file: str | None) -> Problem:
+    return Problem(problem.message, file, problem.step, problem.key)
+
+
+def _problems(exc: pydantic.ValidationError, file: str | None, step: str | None) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = [str(part) for part in err["loc"]]
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        elif err["type"] == "enum" and "expected" in err.get("ctx", {}):
+            message = f"unknown value {err['input']!r}; expected {err['ctx']['expected']}"
+        out.append(Problem(message, file, step, ".".join(loc) or None))
+    return out

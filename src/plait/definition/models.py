@@ -1,0 +1,259 @@
+"""Pydantic models of a workflow definition, exactly as the user wrote it.
+
+Keys are accepted in camelCase (seed 001) and snake_case (seed 002); writing both
+spellings of one key in one object is an error. The models are for user input only:
+the compiler turns them into frozen dataclasses before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from plait.definition.durations import parse_duration
+
+STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case(key: str) -> str:
+    """``maxConcurrent`` → ``max_concurrent``; snake_case keys are returned unchanged."""
+    return _CAMEL.sub(r"_\1", key).lower()
+
+
+def _duration(value: object) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
+Duration = Annotated[float | None, BeforeValidator(_duration)]
+
+
+class WaitStrategy(str, Enum):
+    """How a group of parallel steps finishes (SPEC §1, "Groups")."""
+
+    ALL = "all"
+    ANY = "any"
+    ALL_SETTLED = "allSettled"
+    RACE = "race"
+
+    @classmethod
+    def _missing_(cls, value: object) -> WaitStrategy | None:
+        # Accept seed 002's snake_case spelling of allSettled.
+        if value == "all_settled":
+            return cls.ALL_SETTLED
+        return None
+
+
+class Definition(BaseModel):
+    """Base of every definition object: both key spellings, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    # Other accepted spellings of a field, beyond its camelCase form: alias -> field.
+    aliases: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        out: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise ValueError(f"keys must be strings, not {key!r}")
+            name = cls.aliases.get(key) or snake_case(key)
+            if name not in fields:
+                name = key  # leave it as written, so "unknown key" names the user's spelling
+            if name in spelled:
+                raise ValueError(
+                    f"both '{spelled[name]}' and '{key}' are given; they are the same key, "
+                    "keep one"
+                )
+            spelled[name] = key
+            out[name] = value
+        return out
+
+
+class PoolDef(Definition):
+    """A worker pool: the global ``parallelConfig`` or a named entry of ``pools``."""
+
+    max_concurrent: int = Field(default=10, ge=1, le=1_000_000)
+    queue_size: int | None = Field(default=None, ge=0)
+    timeout: Duration = None
+
+
+class InputDef(Definition):
+    """A declared run input, typed like a JSON Schema property."""
+
+    type: Literal["string", "integer", "number", "boolean", "object", "array", "any"] = "any"
+    default: Any = None
+    required: bool | None = None
+    description: str | None = None
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return "default" not in self.model_fields_set
+
+
+class BackoffDef(Definition):
+    initial: Duration = 1.0
+    multiplier: float = Field(default=2.0, ge=1.0, le=100.0)
+    max: Duration = 60.0
+
+
+class RetryDef(Definition):
+    """Attempts of one step execution (SPEC §1, common keys)."""
+
+    max_attempts: int = Field(default=3, ge=1, le=1000)
+    backoff: BackoffDef = BackoffDef()
+    jitter: float | bool = False
+    retry_on: list[str] | None = None
+
+
+GroupSteps = list[str] | Callable[..., Any]
+
+
+class GroupDef(Definition):
+    """Seed 001's ``parallelGroup``: members run in parallel and join by a wait strategy."""
+
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    steps: GroupSteps
+    wait_strategy: WaitStrategy = WaitStrategy.ALL
+    max_concurrent: int | None = Field(default=None, ge=1)
+    continue_on_error: bool = False
+    timeout: Duration = None
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: GroupSteps) -> GroupSteps:
+        if callable(value):
+            raise ValueError(
+                "a group's steps as a callable of the run context (a dynamic group) is not "
+                "supported yet; list the member step ids"
+            )
+        return value
+
+
+class StepDef(Definition):
+    """One step. Exactly one of: ``tool`` (a task), ``parallelGroup``, ``type: parallel``."""
+
+    aliases: ClassVar[dict[str, str]] = {"toolName": "tool", "tool_name": "tool"}
+
+    id: str = Field(pattern=STEP_ID_PATTERN)
+    name: str | None = None
+    description: str | None = None
+    # kind: task
+    tool: str | Callable[..., Any] | None = None
+    input: Any = None
+    # kind: group (seed 001) or parallel (seed 002)
+    parallel_group: GroupDef | None = None
+    type: Literal["task", "parallel"] | None = None
+    parallel_steps: list[str] | None = None
+    max_parallelism: int | None = Field(default=None, ge=1)
+    wait_strategy: WaitStrategy | None = None
+    # common keys
+    depends_on: list[str] = []
+    next_step: str | list[str] | None = None
+    timeout: Duration = None
+    retry: RetryDef | None = None
+    pool: str | None = None
+    continue_on_error: bool = False
+    output: Any = None
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepDef:
+        kinds = [
+            key
+            for key, present in (
+                ("tool", self.tool is not None),
+                ("parallelGroup", self.parallel_group is not None),
+                ("type: parallel", self.type == "parallel"),
+            )
+            if present
+        ]
+        if not kinds:
+            raise ValueError(
+                "a step needs one of 'tool' (or 'toolName'), 'parallelGroup', or "
+                "'type: parallel' with 'parallel_steps'"
+            )
+        if len(kinds) > 1:
+            raise ValueError(f"a step is exactly one kind, but this one has {' and '.join(kinds)}")
+        if self.type == "parallel" and self.parallel_steps is None:
+            raise ValueError("'type: parallel' needs 'parallel_steps', the list of member ids")
+        if self.parallel_steps is not None and self.type != "parallel":
+            raise ValueError("'parallel_steps' goes with 'type: parallel'")
+        group_only = ("max_parallelism", "wait_strategy")
+        if self.type != "parallel":
+            for key in group_only:
+                if getattr(self, key) is not None:
+                    raise ValueError(f"'{key}' goes with 'type: parallel'")
+        return self
+
+    @property
+    def kind(self) -> Literal["task", "group"]:
+        return "task" if self.tool is not None else "group"
+
+    def group(self) -> GroupDef | None:
+        """The step's group in seed 001's form, whichever spelling the user wrote."""
+        if self.parallel_group is not None:
+            return self.parallel_group
+        if self.type == "parallel":
+            return GroupDef(
+                id=self.id,
+                steps=list(self.parallel_steps or []),
+                wait_strategy=self.wait_strategy or WaitStrategy.ALL,
+                max_concurrent=self.max_parallelism,
+                continue_on_error=self.continue_on_error,
+                timeout=self.timeout,
+            )
+        return None
+
+    def next_steps(self) -> list[str]:
+        if self.next_step is None:
+            return []
+        return [self.next_step] if isinstance(self.next_step, str) else list(self.next_step)
+
+
+class WorkflowDef(Definition):
+    """A whole workflow file."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    version: str | int | float | None = None
+    inputs: dict[str, InputDef] = {}
+    parallel_config: PoolDef = PoolDef()
+    max_duration: Duration = None
+    pools: dict[str, PoolDef] = {}
+    steps: list[StepDef] = Field(default_factory=list)
+    outputs: Any = None
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs(cls, value: Any) -> Any:
+        # `inputs: {n: 5}` is shorthand for `inputs: {n: {default: 5}}`.
+        if isinstance(value, dict):
+            return {
+                k: v if isinstance(v, dict | InputDef) else {"default": v}
+                for k, v in value.items()
+            }
+        return value

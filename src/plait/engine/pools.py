@@ -1,0 +1,295 @@
+"""Worker pools: a bounded number of slots, a bounded queue, statistics (seed 001).
+
+The engine uses the slot API (``try_acquire`` / ``enqueue`` / ``release``): a queued step
+is a callback in a deque, not a task, so 100,000 queued steps cost 100,000 small
+entries. A freed slot is handed straight to the next waiter (FIFO, no thundering herd).
+
+Users get seed 001's API in snake_case: ``execute``, ``execute_many``,
+``execute_with_strategy``, ``get_stats()``, ``get_status()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from plait.definition.models import WaitStrategy
+from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
+from plait.errors import PoolFull, StepTimedOut
+
+T = TypeVar("T")
+
+# A queued waiter: called when a slot is handed to it; returns False if it no longer
+# wants the slot (it was cancelled while queued), and the slot goes to the next one.
+Starter = Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """``get_stats()``: counters since the pool was made (seed 001's fields, in seconds)."""
+
+    tasks_completed: int
+    tasks_failed: int
+    tasks_timed_out: int
+    total_wait_time: float
+    average_wait_time: float
+    active_workers: int
+    queue_length: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Seed 001's camelCase spelling, wait times in milliseconds (the run document)."""
+        return {
+            "tasksCompleted": self.tasks_completed,
+            "tasksFailed": self.tasks_failed,
+            "tasksTimedOut": self.tasks_timed_out,
+            "totalWaitTime": round(self.total_wait_time * 1000, 3),
+            "averageWaitTime": round(self.average_wait_time * 1000, 3),
+            "activeWorkers": self.active_workers,
+            "queueLength": self.queue_length,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStatus:
+    """``get_status()``: the pool right now. ``utilization_rate`` is a percentage."""
+
+    active_workers: int
+    max_concurrent: int
+    queue_length: int
+    utilization_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTask(Generic[T]):
+    """A unit of work for ``WorkerPool.execute``: an async callable and its own timeout."""
+
+    fn: Callable[[], Awaitable[T]]
+    timeout: float | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyResult(Generic[T]):
+    """``execute_with_strategy``: per-task result or exception (None if cancelled)."""
+
+    results: list[T | BaseException | None]
+    success: bool
+    winner: int | None = None
+
+
+TaskLike = WorkerTask[T] | Callable[[], Awaitable[T]]
+
+
+class WorkerPool:
+    """A pool of ``max_concurrent`` slots with an optional bounded queue and timeout."""
+
+    def __init__(
+        self,
+        max_concurrent: int = 10,
+        queue_size: int | None = None,
+        timeout: float | None = None,
+        *,
+        name: str = "default",
+    ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+        if queue_size is not None and queue_size < 0:
+            raise ValueError(f"queue_size must be 0 or more, not {queue_size}")
+        self.name = name
+        self.max_concurrent = max_concurrent
+        self.queue_size = queue_size
+        self.timeout = timeout
+        self._active = 0
+        self._waiters: deque[tuple[float, Starter]] = deque()
+        self._started = 0
+        self._completed = 0
+        self._failed = 0
+        self._timed_out = 0
+        self._wait_total = 0.0
+        self.peak_active = 0
+
+    # -- the slot API (the engine's) ------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free, without waiting."""
+        if self._active < self.max_concurrent and not self._waiters:
+            self._active += 1
+            self._started += 1
+            if self._active > self.peak_active:
+                self.peak_active = self._active
+            return True
+        return False
+
+    def enqueue(self, starter: Starter) -> bool:
+        """Queue ``starter`` for the next free slot; False if the queue is full."""
+        if self.queue_size is not None and len(self._waiters) >= self.queue_size:
+            return False
+        self._waiters.append((time.monotonic(), starter))
+        return True
+
+    def release(self) -> None:
+        """Free a slot: hand it to the next waiter that still wants it, or give it back."""
+        waiters = self._waiters
+        while waiters:
+            queued_at, starter = waiters.popleft()
+            if starter():
+                self._started += 1
+                self._wait_total += time.monotonic() - queued_at
+                return
+        self._active -= 1
+
+    async def acquire(self) -> None:
+        """Wait for a slot. Raises ``PoolFull`` when the queue is full."""
+        if self.try_acquire():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def starter() -> bool:
+            if future.done():  # the waiter was cancelled: pass the slot on
+                return False
+            future.set_result(None)
+            return True
+
+        if not self.enqueue(starter):
+            raise PoolFull(self._full_message())
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # the slot arrived as we were cancelled
+            raise
+
+    def record(self, *, failed: bool = False, timed_out: bool = False) -> None:
+        """Count how a task that held a slot ended."""
+        if timed_out:
+            self._timed_out += 1
+        elif failed:
+            self._failed += 1
+        else:
+            self._completed += 1
+
+    def _full_message(self) -> str:
+        return (
+            f"pool '{self.name}' is full: {self._active} running and {len(self._waiters)} "
+            f"queued (queueSize {self.queue_size}); raise queueSize or maxConcurrent"
+        )
+
+    # -- statistics -------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def queue_length(self) -> int:
+        return len(self._waiters)
+
+    def get_stats(self) -> PoolStats:
+        return PoolStats(
+            tasks_completed=self._completed,
+            tasks_failed=self._failed,
+            tasks_timed_out=self._timed_out,
+            total_wait_time=self._wait_total,
+            average_wait_time=self._wait_total / self._started if self._started else 0.0,
+            active_workers=self._active,
+            queue_length=len(self._waiters),
+        )
+
+    def get_status(self) -> PoolStatus:
+        return PoolStatus(
+            active_workers=self._active,
+            max_concurrent=self.max_concurrent,
+            queue_length=len(self._waiters),
+            utilization_rate=round(100.0 * self._active / self.max_concurrent, 2),
+        )
+
+    # -- seed 001's task API ------------------------------------------------------------
+
+    async def execute(self, task: TaskLike[T], *, timeout: float | None = None) -> T:
+        """Run one task in a slot, waiting for one if needed, within its timeout."""
+        fn, task_timeout = _unpack(task)
+        limit = next((t for t in (timeout, task_timeout, self.timeout) if t is not None), None)
+        await self.acquire()
+        try:
+            if limit is None:
+                result = await fn()
+            else:
+                try:
+                    async with asyncio.timeout(limit):
+                        result = await fn()
+                except TimeoutError:
+                    self.record(timed_out=True)
+                    raise StepTimedOut(f"task timed out after {limit:g}s") from None
+        except asyncio.CancelledError:
+            self.record(failed=True)
+            raise
+        except StepTimedOut:
+            raise
+        except BaseException:
+            self.record(failed=True)
+            raise
+        else:
+            self.record()
+            return result
+        finally:
+            self.release()
+
+    async def execute_many(self, tasks: Sequence[TaskLike[T]]) -> list[T]:
+        """Run every task; return their results in order. The first failure cancels the
+        rest and is raised (``Promise.all``)."""
+        outcome = await self.execute_with_strategy(tasks, WaitStrategy.ALL)
+        if not outcome.success:
+            error = next(r for r in outcome.results if isinstance(r, BaseException))
+            raise error
+        return [r for r in outcome.results]  # type: ignore[misc]
+
+    async def execute_with_strategy(
+        self, tasks: Sequence[TaskLike[T]], strategy: WaitStrategy | str
+    ) -> StrategyResult[T]:
+        """Run every task under a wait strategy; the tasks it no longer needs are cancelled
+        (and awaited: none is left running when this returns)."""
+        policy = strategy_for(strategy)
+        results: list[T | BaseException | None] = [None] * len(tasks)
+        tally = Tally(total=len(tasks))
+        if not tasks:
+            verdict = policy.on_all_ended(tally)
+            return StrategyResult(results, verdict is Verdict.SUCCEED)
+        running = {asyncio.ensure_future(self.execute(t)): i for i, t in enumerate(tasks)}
+        verdict, winner = Verdict.WAIT, None
+        try:
+            pending = set(running)
+            while verdict is Verdict.WAIT and pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for fut in sorted(done, key=running.__getitem__):
+                    index = running[fut]
+                    error = fut.exception()
+                    results[index] = error if error is not None else fut.result()
+                    outcome = Outcome.FAILED if error is not None else Outcome.SUCCEEDED
+                    tally.count(outcome)
+                    verdict = policy.on_end(outcome, tally)
+                    if verdict is not Verdict.WAIT:
+                        winner = index
+                        break
+        finally:
+            for fut in running:
+                fut.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+        if strategy_for(strategy).name in (WaitStrategy.ALL, WaitStrategy.ALL_SETTLED):
+            winner = None
+        return StrategyResult(results, verdict is Verdict.SUCCEED, winner)
+
+
+def _unpack(task: TaskLike[T]) -> tuple[Callable[[], Awaitable[T]], float | None]:
+    if isinstance(task, WorkerTask):
+        return task.fn, task.timeout
+    if callable(task):
+        return task, None
+    raise TypeError(f"a task is an async callable or a WorkerTask, not {task!r}")
+
+
+def pool_from_spec(spec: Any) -> WorkerPool:
+    return WorkerPool(spec.max_concurrent, spec.queue_size, spec.timeout, name=spec.name)

@@ -1,0 +1,230 @@
+"""What a run produced: ``RunResult``, and the run document of SPEC §4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from plait.compiler.plan import NodeKind
+from plait.errors import PlaitError, RunError
+from plait.status import RunStatus, StepStatus
+
+if TYPE_CHECKING:
+    from plait.engine.run import Run
+
+
+def iso(timestamp: float | None) -> str | None:
+    """ISO 8601, UTC, with microseconds."""
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000.0, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    id: str
+    status: StepStatus
+    output: Any
+    error: dict[str, Any] | None
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+    reason: str | None = None
+    attempt_errors: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "status": self.status.value,
+            "output": self.output,
+            "error": self.error,
+            "attempts": self.attempts,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_ms": self.duration_ms,
+        }
+        if self.reason is not None:
+            doc["reason"] = self.reason
+        if self.attempt_errors:
+            doc["attempt_errors"] = list(self.attempt_errors)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """Seed 001's ``ParallelExecutionResult``, plus the winner of ``any``/``race``."""
+
+    group_id: str
+    step_id: str
+    strategy: str
+    completed_steps: list[str]
+    failed_steps: list[str]
+    skipped_steps: list[str]
+    duration: float | None
+    success: bool
+    results: dict[str, Any]
+    errors: dict[str, dict[str, Any]]
+    winner: str | None
+    status: StepStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "groupId": self.group_id,
+            "stepId": self.step_id,
+            "waitStrategy": self.strategy,
+            "status": self.status.value,
+            "completedSteps": self.completed_steps,
+            "failedSteps": self.failed_steps,
+            "skippedSteps": self.skipped_steps,
+            "duration": self.duration,
+            "success": self.success,
+            "results": self.results,
+            "errors": self.errors,
+            "winner": self.winner,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: str
+    workflow: str
+    status: RunStatus
+    outputs: Any
+    error: dict[str, Any] | None
+    started_at: float | None
+    finished_at: float | None
+    steps: dict[str, StepResult]
+    groups: dict[str, GroupResult]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+    @property
+    def duration_ms(self) -> float | None:
+        return _ms(self.started_at, self.finished_at)
+
+    def to_document(self) -> dict[str, Any]:
+        """The run document of SPEC §4 (``plait run --json``)."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": self.status.value,
+            "duration_ms": self.duration_ms,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "outputs": self.outputs,
+            "error": self.error,
+            "steps": {sid: s.to_dict() for sid, s in self.steps.items()},
+            "groups": {gid: g.to_dict() for gid, g in self.groups.items()},
+            "stats": self.stats,
+        }
+
+
+def build_result(run: Run) -> RunResult:
+    steps = {st.node.id: _step_result(st) for st in run.states}
+    groups = {}
+    for st in run.states:
+        node = st.node
+        if node.kind is not NodeKind.GROUP:
+            continue
+        members = [run.states[i] for i in node.members]
+        groups[node.group_id] = GroupResult(
+            group_id=node.group_id,
+            step_id=node.id,
+            strategy=node.strategy.value,
+            completed_steps=[m.node.id for m in members if m.status is StepStatus.SUCCEEDED],
+            failed_steps=[
+                m.node.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
+            ],
+            skipped_steps=[
+                m.node.id
+                for m in members
+                if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
+            ],
+            duration=_ms(st.started_at, st.finished_at),
+            success=st.status is StepStatus.SUCCEEDED,
+            results={
+                m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED
+            },
+            errors={m.node.id: m.error.to_dict() for m in members if m.error is not None},
+            winner=st.winner,
+            status=st.status,
+        )
+    outputs, error = _outputs(run)
+    status = run.status
+    if error is not None and status is RunStatus.SUCCEEDED:
+        status = RunStatus.FAILED
+        run.status = status
+        run.error = error
+    return RunResult(
+        run_id=run.run_id,
+        workflow=run.plan.name,
+        status=status,
+        outputs=outputs,
+        error=run.error.to_dict() if run.error is not None else None,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        steps=steps,
+        groups=groups,
+        stats=_stats(run),
+    )
+
+
+def _step_result(st: Any) -> StepResult:
+    return StepResult(
+        id=st.node.id,
+        status=st.status,
+        output=st.output,
+        error=st.error.to_dict() if st.error is not None else None,
+        attempts=st.attempts,
+        started_at=st.started_at,
+        finished_at=st.finished_at,
+        reason=st.reason,
+        attempt_errors=tuple(e.to_dict() for e in st.attempt_errors or ()),
+    )
+
+
+def _outputs(run: Run) -> tuple[Any, RunError | None]:
+    plan = run.plan
+    if run.status is not RunStatus.SUCCEEDED:
+        return None, None
+    if plan.outputs is None:
+        return {run.states[i].node.id: run.states[i].output for i in plan.terminals}, None
+    try:
+        return plan.outputs.render(run.scope), None
+    except PlaitError as exc:
+        return None, RunError(f"outputs: {exc}", type="ExpressionError")
+
+
+def _stats(run: Run) -> dict[str, Any]:
+    pools = {name: pool.get_stats() for name, pool in run.pools.items()}
+    total = {
+        "tasksCompleted": 0,
+        "tasksFailed": 0,
+        "tasksTimedOut": 0,
+        "totalWaitTime": 0.0,
+        "averageWaitTime": 0.0,
+        "activeWorkers": 0,
+        "queueLength": 0,
+    }
+    for stats in pools.values():
+        for key, value in stats.to_dict().items():
+            if key != "averageWaitTime":
+                total[key] += value
+    started = total["tasksCompleted"] + total["tasksFailed"] + total["tasksTimedOut"]
+    total["averageWaitTime"] = round(total["totalWaitTime"] / started, 3) if started else 0.0
+    total["totalWaitTime"] = round(total["totalWaitTime"], 3)
+    total["pools"] = {name: s.to_dict() for name, s in pools.items()}
+    return total

@@ -1,0 +1,464 @@
+"""One run of a Plan: start what is ready, record what ends, release what follows.
+
+There is no polling loop. Every ending goes through ``end``; ``_propagate`` drains a
+work-list of endings, each costing O(out-degree), and starts whatever became ready:
+
+    task ends ─▶ end() ─▶ _propagate(): group tally · window · out-edges ─▶ launch()
+
+A work-list rather than recursion, so a chain of 100,000 skips cannot overflow the
+stack. Tasks are created only when a slot is free: queued steps are entries in a
+pool's deque, never idle coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from plait.compiler.plan import Node, NodeKind, Plan
+from plait.engine.groups import GroupScope
+from plait.engine.pools import WorkerPool, pool_from_spec
+from plait.engine.ready import Edge, ReadyQueue, Verdict
+from plait.engine.result import RunResult, build_result
+from plait.engine.state import ResultScope, RunScope, StepState
+from plait.errors import (
+    PlaitError,
+    PoolFull,
+    RunCancelled,
+    RunError,
+    RunTimedOut,
+    StepFailed,
+    StepTimedOut,
+)
+from plait.executors.base import Executor
+from plait.executors.local import LocalExecutor
+from plait.status import RunStatus, StepStatus
+from plait.tools.context import StepContext
+
+_FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+
+
+class Run:
+    """Executes a plan once. Create it, then ``await run.execute()``; ``cancel()`` any time."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: dict[str, Any],
+        *,
+        run_id: str | None = None,
+        executor: Executor | None = None,
+        pools: dict[str, WorkerPool] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.run_id = run_id or uuid.uuid4().hex
+        self.inputs = inputs
+        self.states = [StepState(node) for node in plan.nodes]
+        self.pools = pools or {name: pool_from_spec(spec) for name, spec in plan.pools.items()}
+        self.status = RunStatus.PENDING
+        self.error: RunError | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._executor = executor
+        self.scope = RunScope(plan, self.states, inputs, self.run_id)
+        self._queue = ReadyQueue(plan)
+        self._groups: dict[int, GroupScope] = {}
+        self._ended: deque[StepState] = deque()
+        self._propagating = False
+        self._remaining = len(plan.nodes)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: asyncio.Future[None] | None = None
+        self._abort_status: RunStatus | None = None
+        self._resources: dict[str, Any] = {}
+        self.counts: dict[StepStatus, int] = dict.fromkeys(StepStatus, 0)
+        self.counts[StepStatus.PENDING] = len(plan.nodes)
+
+    # -- the public surface ------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        """Run to the end and return the result. Cancelling the caller cancels the run
+        (every step stopped and recorded) and then re-raises ``CancelledError``."""
+        if self.status is not RunStatus.PENDING:
+            raise RuntimeError(f"run {self.run_id} was already started; make a new Run")
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        self.status = RunStatus.RUNNING
+        self.started_at = time.time()
+        executor = self._executor or LocalExecutor(_thread_count(self.pools))
+        timer = None
+        if self.plan.max_duration is not None:
+            timer = loop.call_later(self.plan.max_duration, self._on_max_duration)
+        cancelled = False
+        async with executor:
+            self._executor = executor
+            try:
+                self._start_roots()
+                await asyncio.shield(self._done)
+            except asyncio.CancelledError:
+                cancelled = True
+                self.abort(RunStatus.CANCELLED, "the run was cancelled")
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                await self._drain()
+        self.finished_at = time.time()
+        result = build_result(self)
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+    def cancel(self, reason: str = "the run was cancelled") -> None:
+        """Stop the run: running steps are cancelled, the rest skipped; status ``cancelled``."""
+        if self.status is RunStatus.RUNNING:
+            self.abort(RunStatus.CANCELLED, reason)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """Per-run shared objects for tools (connection pools); see ``StepContext``."""
+        return self._resources
+
+    # -- starting ----------------------------------------------------------------
+
+    def _start_roots(self) -> None:
+        self._propagating = True
+        try:
+            for index in self._queue.initial():
+                self.launch(self.states[index])
+        finally:
+            self._propagating = False
+        self._propagate()
+
+    def launch(self, st: StepState) -> None:
+        """Start a node whose dependencies are done: through its group's window, then its
+        pool (a task) or its own scope (a group)."""
+        if st.done:
+            return
+        node = st.node
+        if node.group is not None and not st.in_window:
+            if not self._groups[node.group].admit(st):
+                self._set_status(st, StepStatus.QUEUED)
+                return
+        if node.kind is NodeKind.GROUP:
+            self._start_group(st)
+        else:
+            self._submit(st)
+
+    def _submit(self, st: StepState) -> None:
+        pool = self.pools[st.node.pool]
+        st.queued_at = time.time()
+        self._set_status(st, StepStatus.QUEUED)
+        if pool.try_acquire():
+            self._spawn(st, pool)
+        elif not pool.enqueue(lambda: self._dequeued(st, pool)):
+            self.end(st, StepStatus.FAILED, error=PoolFull(
+                f"pool '{pool.name}' queue is full (queueSize {pool.queue_size}); step "
+                f"'{st.node.id}' was rejected", step=st.node.id))
+
+    def _dequeued(self, st: StepState, pool: WorkerPool) -> bool:
+        if st.done:
+            return False
+        self._spawn(st, pool)
+        return True
+
+    def _spawn(self, st: StepState, pool: WorkerPool) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_task(st, pool))
+        st.task = task
+        self._tasks.add(task)
+
+    def _start_group(self, st: StepState) -> None:
+        scope = GroupScope(self, st)
+        self._groups[st.node.index] = scope
+        st.started_at = time.time()
+        self._set_status(st, StepStatus.RUNNING)
+        node = st.node
+        if node.timeout is not None:
+            scope.timer = asyncio.get_running_loop().call_later(
+                node.timeout, self._on_group_timeout, scope
+            )
+        self._release(node, node.members, Edge.LIVE)
+        scope.check_empty()
+
+    # -- a task's life ---------------------------------------------------------------
+
+    async def _run_task(self, st: StepState, pool: WorkerPool) -> None:
+        node = st.node
+        slot = _Slot()
+        status, output, error = StepStatus.SUCCEEDED, None, None
+        try:
+            st.started_at = time.time()
+            self._set_status(st, StepStatus.RUNNING)
+            value = node.input.render(self.scope)
+            output = await self._attempts(st, value, pool, slot)
+            if node.output is not None:
+                output = node.output.render(ResultScope(self.scope, output))
+        except asyncio.CancelledError:
+            if not st.done:  # not cancelled by us: the loop itself is going away
+                raise
+        except RunError as exc:
+            status, error = _status_of(exc), exc
+        except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
+            status, error = StepStatus.FAILED, StepFailed(str(exc), type=type(exc).__name__)
+        finally:
+            self._tasks.discard(st.task)  # type: ignore[arg-type]
+            if slot.held:
+                timed_out = StepStatus.TIMED_OUT in (status, st.status)
+                pool.record(failed=error is not None or st.done, timed_out=timed_out)
+                pool.release()
+        if error is not None and error.step is None:
+            error.step = node.id
+        self.end(st, status, output=output, error=error)
+
+    async def _attempts(self, st: StepState, value: Any, pool: WorkerPool, slot: _Slot) -> Any:
+        """Call the tool, retrying as its policy says; a backoff holds no slot."""
+        node = st.node
+        policy = node.retry
+        timeout = node.timeout if node.timeout is not None else pool.timeout
+        while True:
+            st.attempts += 1
+            try:
+                return await self._call(st, value, timeout)
+            except RunError as exc:
+                error = exc
+            if policy is None or st.attempts >= policy.max_attempts or not policy.retries(
+                error.type
+            ):
+                raise error
+            if st.attempt_errors is None:
+                st.attempt_errors = []
+            st.attempt_errors.append(error)
+            pool.record(failed=True, timed_out=isinstance(error, StepTimedOut))
+            slot.held = False
+            pool.release()
+            await asyncio.sleep(policy.delay(st.attempts, random.random()))
+            await pool.acquire()
+            slot.held = True
+
+    async def _call(self, st: StepState, value: Any, timeout: float | None) -> Any:
+        node = st.node
+        tool = node.tool
+        assert tool is not None and self._executor is not None
+        ctx = self._context(st) if tool.wants_ctx else None
+        try:
+            if timeout is None:
+                return await self._executor.call(tool, value, ctx)
+            async with asyncio.timeout(timeout) as deadline:
+                return await self._executor.call(tool, value, ctx)
+        except TimeoutError:
+            if timeout is not None and deadline.expired():
+                raise StepTimedOut(
+                    f"step '{node.id}' timed out after {timeout:g}s", step=node.id
+                ) from None
+            raise StepFailed("TimeoutError raised by the tool", step=node.id,
+                             type="TimeoutError") from None
+        except (RunError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise StepFailed(str(exc) or type(exc).__name__, step=node.id,
+                             type=type(exc).__name__) from exc
+
+    def _context(self, st: StepState) -> StepContext:
+        assert self._executor is not None
+        return StepContext(
+            run_id=self.run_id,
+            workflow=self.plan.name,
+            step_id=st.node.id,
+            node_id=st.node.id,
+            attempt=st.attempts,
+            workflow_dir=self.plan.folder,
+            run_in_thread=self._executor.run_in_thread,
+            resources=self._resources,
+        )
+
+    # -- endings -----------------------------------------------------------------------
+
+    def end(
+        self,
+        st: StepState,
+        status: StepStatus,
+        *,
+        output: Any = None,
+        error: RunError | None = None,
+        reason: str | None = None,
+        edge: Edge | None = None,
+    ) -> None:
+        """Record that a node ended, once; its consequences follow in ``_propagate``."""
+        if st.done:
+            return
+        st.done = True
+        self._set_status(st, status)
+        st.output = output
+        st.error = error
+        st.reason = reason
+        st.finished_at = time.time()
+        node = st.node
+        if edge is not None:
+            st.edge = edge
+        elif status is StepStatus.SUCCEEDED:
+            st.edge = Edge.LIVE
+        elif status in _FAILED:
+            st.edge = Edge.LIVE if node.continue_on_error else Edge.BLOCKED
+            if node.group is None and not node.continue_on_error and self.error is None:
+                self.error = error
+        else:
+            st.edge = Edge.DEAD
+        self._ended.append(st)
+        if not self._propagating:
+            self._propagate()
+
+    def _propagate(self) -> None:
+        self._propagating = True
+        ended = self._ended
+        try:
+            while ended:
+                st = ended.popleft()
+                self._remaining -= 1
+                node = st.node
+                if node.group is not None:
+                    scope = self._groups.get(node.group)
+                    if scope is not None:
+                        if st.in_window:
+                            scope.leave(st)
+                        scope.member_ended(st)
+                self._release(node, node.out, st.edge)
+        finally:
+            self._propagating = False
+        if self._remaining == 0 and self._done is not None and not self._done.done():
+            self._finish()
+
+    def _release(self, source: Node, targets: Iterable[int], edge: Edge) -> None:
+        states = self.states
+        resolve = self._queue.resolve
+        for target in targets:
+            st = states[target]
+            if st.done:
+                continue
+            verdict = resolve(target, edge, source.index)
+            if verdict is Verdict.READY:
+                self.launch(st)
+            elif verdict is Verdict.SKIP:
+                self._skip(st)
+
+    def _skip(self, st: StepState) -> None:
+        cause_index, edge = self._queue.skip_cause(st.node.index)
+        if cause_index is None:
+            self.end(st, StepStatus.SKIPPED, reason="no live dependency", edge=Edge.DEAD)
+            return
+        cause = self.states[cause_index]
+        what = cause.status.value
+        if cause.node.index == st.node.group:
+            reason = f"its group '{cause.node.id}' {what}"
+        else:
+            reason = f"dependency '{cause.node.id}' {what}"
+        if st.node.kind is NodeKind.GROUP:
+            for member in st.node.members:
+                self.cancel_node(self.states[member], StepStatus.SKIPPED, StepStatus.SKIPPED,
+                                 f"its group '{st.node.id}' was skipped", edge)
+        self.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
+
+    def cancel_node(
+        self,
+        st: StepState,
+        if_started: StepStatus,
+        if_waiting: StepStatus,
+        reason: str,
+        edge: Edge | None = None,
+        error: RunError | None = None,
+    ) -> None:
+        """End a node that has not ended, and really stop whatever it started."""
+        if st.done:
+            return
+        node = st.node
+        started = st.status is StepStatus.RUNNING
+        if node.kind is NodeKind.GROUP:
+            scope = self._groups.get(node.index)
+            if scope is not None:
+                scope.decided = True
+                if scope.timer is not None:
+                    scope.timer.cancel()
+            for member in node.members:
+                self.cancel_node(self.states[member], if_started, if_waiting, reason, edge, error)
+        status = if_started if started else if_waiting
+        if status is StepStatus.TIMED_OUT and error is None:
+            error = StepTimedOut(reason, step=node.id)
+        task = st.task
+        self.end(st, status, reason=reason, edge=edge, error=error)
+        if task is not None and not task.done():
+            task.cancel()
+
+    def _on_group_timeout(self, scope: GroupScope) -> None:
+        if scope.decided or scope.state.done:
+            return
+        node = scope.node
+        message = f"group '{node.group_id}' timed out after {node.timeout:g}s"
+        scope.decided = True
+        for member in node.members:
+            self.cancel_node(self.states[member], StepStatus.TIMED_OUT, StepStatus.CANCELLED,
+                             message)
+        self.end(scope.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=node.id))
+
+    # -- the run's own end ---------------------------------------------------------------
+
+    def abort(self, status: RunStatus, reason: str) -> None:
+        """End the run early: running steps stopped, waiting ones skipped."""
+        if self._abort_status is not None or self.status.finished:
+            return
+        self._abort_status = status
+        running_status = StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else (
+            StepStatus.CANCELLED
+        )
+        error: RunError = (
+            RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
+        )
+        self.error = error
+        for st in self.states:
+            if not st.done:
+                self.cancel_node(st, running_status, StepStatus.SKIPPED, reason, Edge.BLOCKED)
+        if not self._propagating:
+            self._propagate()
+
+    def _on_max_duration(self) -> None:
+        assert self.plan.max_duration is not None
+        self.abort(RunStatus.TIMED_OUT, f"the run timed out after {self.plan.max_duration:g}s")
+
+    def _finish(self) -> None:
+        if self._abort_status is not None:
+            self.status = self._abort_status
+        elif self.error is not None:
+            self.status = RunStatus.FAILED
+        else:
+            self.status = RunStatus.SUCCEEDED
+        assert self._done is not None
+        self._done.set_result(None)
+
+    async def _drain(self) -> None:
+        """Wait until every task this run started has really stopped: nothing leaks."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _set_status(self, st: StepState, status: StepStatus) -> None:
+        counts = self.counts
+        counts[st.status] -= 1
+        counts[status] += 1
+        st.status = status
+
+
+class _Slot:
+    """Whether a task holds its pool slot (a retry's backoff gives it back)."""
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held = True
+
+
+def _status_of(error: RunError) -> StepStatus:
+    return StepStatus.TIMED_OUT if isinstance(error, StepTimedOut) else StepStatus.FAILED
+
+
+def _thread_count(pools: dict[str, WorkerPool]) -> int:
+    return max(4, min(64, sum(p.max_concurrent for p in pools.values())))

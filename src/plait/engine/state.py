@@ -1,0 +1,102 @@
+"""The mutable state of one run: a ``StepState`` per node, and the names ``${...}`` sees."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from plait.compiler.plan import Node, Plan
+from plait.engine.ready import Edge
+from plait.errors import RunError
+from plait.status import StepStatus
+
+
+class StepState:
+    """What is known of one node in one run. Mutated only by the run's event loop."""
+
+    __slots__ = (
+        "attempt_errors",
+        "attempts",
+        "done",
+        "edge",
+        "error",
+        "finished_at",
+        "in_window",
+        "node",
+        "output",
+        "queued_at",
+        "reason",
+        "started_at",
+        "status",
+        "task",
+        "winner",
+    )
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.status = StepStatus.PENDING
+        self.done = False
+        self.output: Any = None
+        self.error: RunError | None = None
+        self.attempts = 0
+        self.attempt_errors: list[RunError] | None = None
+        self.queued_at: float | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.reason: str | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.edge = Edge.LIVE
+        self.in_window = False
+        self.winner: str | None = None
+
+    def get_key(self, key: str) -> Any:
+        """``${step.output}``, ``${step.status}``, ``${step.error}``, ``${step.attempts}``."""
+        if key == "output":
+            return self.output
+        if key == "status":
+            return self.status.value
+        if key == "error":
+            return None if self.error is None else self.error.to_dict()
+        if key == "attempts":
+            return self.attempts
+        raise KeyError(key)
+
+    def __repr__(self) -> str:
+        return f"<StepState {self.node.id} {self.status.value}>"
+
+
+class RunScope:
+    """The names visible to the workflow's expressions: steps, inputs, run, workflow."""
+
+    __slots__ = ("_fixed", "_index", "_states")
+
+    def __init__(self, plan: Plan, states: list[StepState], inputs: dict[str, Any],
+                 run_id: str) -> None:
+        self._index = plan.index
+        self._states = states
+        self._fixed: dict[str, Any] = {
+            "inputs": inputs,
+            "run": {"id": run_id},
+            "workflow": {"name": plan.name},
+        }
+
+    def lookup(self, name: str) -> Any:
+        index = self._index.get(name)
+        if index is not None:
+            return self._states[index]
+        return self._fixed[name]
+
+
+class ResultScope:
+    """A step's ``output:`` template sees its tool's result as ``${result}``."""
+
+    __slots__ = ("_outer", "_result")
+
+    def __init__(self, outer: RunScope, result: Any) -> None:
+        self._outer = outer
+        self._result = result
+
+    def lookup(self, name: str) -> Any:
+        if name == "result":
+            return self._result
+        return self._outer.lookup(name)

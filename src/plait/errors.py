@@ -1,0 +1,162 @@
+"""Every error plait raises, in one hierarchy.
+
+::
+
+    * PlaitError
+      x WorkflowError          invalid definition or command line (exit status 2)
+        + LoadError            the file cannot be read or parsed
+        + ValidationError      the definition is wrong; carries every Problem found
+        + CycleError           dependencies form a cycle; carries the path
+        + InputError           run inputs do not match the declared inputs
+        + ExpressionError      a ``${...}`` cannot be parsed or evaluated
+        + UnknownToolError     a tool name nobody registered
+      x RunError               something went wrong while running (exit status 1)
+        + StepFailed           a step's tool raised; carries type, message, step
+        + StepTimedOut         a step ran past its timeout
+        + PoolFull             a pool's queue was full; the step was rejected
+        + RunCancelled         the run was cancelled
+        + RunTimedOut          the run ran past ``maxDuration``
+
+Messages name the file, the step and the key where there is one, and say the fix
+where one is known (see ``Problem.render``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a workflow definition, and where it is."""
+
+    message: str
+    file: str | None = None
+    step: str | None = None
+    key: str | None = None
+
+    def render(self) -> str:
+        where = [self.file or "<workflow>"]
+        if self.step is not None:
+            where.append(f"step '{self.step}'")
+        if self.key is not None:
+            where.append(f"key '{self.key}'")
+        return f"{': '.join(where)}: {self.message}"
+
+
+class PlaitError(Exception):
+    """The base of every error plait raises on purpose."""
+
+
+class WorkflowError(PlaitError):
+    """The definition, its inputs or the command line is invalid; nothing was run."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+
+class LoadError(WorkflowError):
+    """The workflow file cannot be read or parsed."""
+
+
+class ValidationError(WorkflowError):
+    """The workflow definition is invalid; ``problems`` lists every problem found."""
+
+
+class CycleError(ValidationError):
+    """Dependencies form a cycle; ``cycle`` is the path, first node repeated at the end."""
+
+    def __init__(self, cycle: list[str], file: str | None = None) -> None:
+        self.cycle = cycle
+        super().__init__(
+            Problem(
+                f"dependency cycle: {' -> '.join(cycle)}",
+                file=file,
+                step=cycle[0],
+                key="dependsOn",
+            )
+        )
+
+
+class InputError(WorkflowError):
+    """Run inputs do not match the inputs the workflow declares."""
+
+
+class ExpressionError(WorkflowError):
+    """A ``${...}`` expression cannot be parsed or evaluated."""
+
+
+class UnknownToolError(WorkflowError):
+    """A step names a tool that is not registered."""
+
+
+class RunError(PlaitError):
+    """A run did not succeed. ``type`` is the error type users match on (``retryOn``)."""
+
+    exit_code = 1
+    type: str = "RunError"
+
+    def __init__(self, message: str, *, step: str | None = None, type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+        if type is not None:
+            self.type = type
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "step": self.step}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the fields when the error crosses a process boundary.
+        return (_rebuild_run_error, (type(self), self.message, self.step, self.type))
+
+
+def _rebuild_run_error(
+    cls: type[RunError], message: str, step: str | None, type_: str
+) -> RunError:
+    return cls(message, step=step, type=type_)
+
+
+class StepFailed(RunError):
+    """A step's tool raised; ``type`` is the tool's error type (e.g. ``ValueError``)."""
+
+    type = "StepFailed"
+
+
+class StepTimedOut(RunError):
+    """A step, its group or its run ran out of time while the step was running."""
+
+    type = "TimeoutError"
+
+
+class PoolFull(RunError):
+    """A pool's queue was full, so the step was rejected rather than left waiting."""
+
+    type = "PoolFull"
+
+
+class RunCancelled(RunError):
+    """The run was cancelled."""
+
+    type = "Cancelled"
+
+
+class RunTimedOut(RunError):
+    """The run ran past its ``maxDuration``."""
+
+    type = "RunTimedOut"
+
+
+class ToolError(StepFailed):
+    """Raised by tools (``fail``, user tools) to fail a step with a chosen error type."""
+
+    def __init__(self, message: str, *, type: str = "ToolError", step: str | None = None) -> None:
+        super().__init__(message, step=step, type=type)

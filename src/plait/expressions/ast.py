@@ -1,0 +1,97 @@
+"""The nodes of an expression, and the scope they are evaluated in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+from plait.errors import ExpressionError
+
+
+class Scope(Protocol):
+    """Names visible to an expression: ``inputs``, step ids, ``run``, ``workflow``, ...
+
+    ``lookup`` raises ``KeyError`` for a name it does not know; inner scopes (a loop
+    pass, a map branch) wrap an outer scope and shadow its names.
+    """
+
+    def lookup(self, name: str) -> Any: ...
+
+
+@runtime_checkable
+class Namespace(Protocol):
+    """A value that answers ``.key`` lookups without being a dict (a step's record)."""
+
+    def get_key(self, key: str) -> Any: ...
+
+
+class Expr(Protocol):
+    text: str
+
+    def evaluate(self, scope: Scope) -> Any: ...
+
+    def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+        """Each name the expression reads, with the constant keys that follow it."""
+        ...
+
+
+class Path:
+    """``root.key[0]["other key"]``: a name and a path of keys and indexes into data.
+
+    ``.key`` and ``[i]`` look up keys and indexes in the data, never Python attributes.
+    A lookup on ``null`` gives ``null`` (a step that did not run has no output); a key
+    that is absent from a mapping is an error.
+    """
+
+    __slots__ = ("keys", "root", "text")
+
+    def __init__(self, root: str, keys: tuple[str | int, ...], text: str) -> None:
+        self.root = root
+        self.keys = keys
+        self.text = text
+
+    def evaluate(self, scope: Scope) -> Any:
+        try:
+            value = scope.lookup(self.root)
+        except KeyError:
+            raise ExpressionError(f"unknown name '{self.root}' in ${{{self.text}}}") from None
+        for key in self.keys:
+            value = _get(value, key, self)
+        return value
+
+    def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+        yield self.root, self.keys
+
+    def __repr__(self) -> str:
+        return f"Path({self.text!r})"
+
+
+def _get(value: Any, key: str | int, expr: Path) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        try:
+            return value[key]
+        except KeyError:
+            pass
+        if isinstance(key, int) and str(key) in value:
+            return value[str(key)]
+        raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
+    if isinstance(value, list | tuple):
+        if isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit()):
+            index = int(key)
+            try:
+                return value[index]
+            except IndexError:
+                raise ExpressionError(
+                    f"index {index} is out of range (length {len(value)}) in ${{{expr.text}}}"
+                ) from None
+        raise ExpressionError(f"a list has no key {key!r} in ${{{expr.text}}}")
+    if isinstance(value, Namespace) and isinstance(key, str):
+        try:
+            return value.get_key(key)
+        except KeyError:
+            raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
+    raise ExpressionError(
+        f"cannot look up {key!r} in a {type(value).__name__} in ${{{expr.text}}}"
+    )

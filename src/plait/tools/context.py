@@ -1,0 +1,48 @@
+"""What a tool may know about the step it runs for."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ThreadRunner = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+class StepContext:
+    """Handed to a tool that asks for it (a ``ctx`` parameter, or any built-in tool).
+
+    ``run_in_thread`` runs a blocking callable in the run's bounded thread pool, so that
+    tools never block the event loop.
+    """
+
+    __slots__ = ("_run_in_thread", "attempt", "node_id", "resources", "run_id", "step_id",
+                 "workflow", "workflow_dir")
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        workflow: str,
+        step_id: str,
+        node_id: str,
+        attempt: int,
+        workflow_dir: Path | None,
+        run_in_thread: ThreadRunner,
+        resources: dict[str, Any],
+    ) -> None:
+        self.run_id = run_id
+        self.workflow = workflow
+        self.step_id = step_id
+        self.node_id = node_id
+        self.attempt = attempt
+        self.workflow_dir = workflow_dir
+        self._run_in_thread = run_in_thread
+        # Shared by every step of one run (connection pools and the like); closed at the end.
+        self.resources = resources
+
+    async def run_in_thread(self, fn: Callable[[], T]) -> T:
+        result: T = await self._run_in_thread(fn)
+        return result
