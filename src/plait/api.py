@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -133,11 +133,15 @@ class Workflow:
         *,
         run_id: str | None = None,
         executor: Executor | None = None,
-        inputs_are_text: bool = False,
+        text_inputs: Collection[str] = (),
     ) -> Run:
-        """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere."""
+        """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
+
+        Inputs named in ``text_inputs`` are text to convert by their declared type, as
+        ``--input n=5`` on the command line gives the integer 5.
+        """
         plan = self.plan
-        bound = bind_inputs(plan, inputs or {}, from_text=inputs_are_text)
+        bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
         return Run(plan, bound, run_id=run_id, executor=executor)
 
     async def run(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from plait.compiler.plan import InputSpec, Plan
@@ -19,10 +19,12 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def bind_inputs(plan: Plan, given: Mapping[str, Any], *, from_text: bool = False) -> dict[str, Any]:
+def bind_inputs(
+    plan: Plan, given: Mapping[str, Any], *, text_keys: Collection[str] = ()
+) -> dict[str, Any]:
     """Return every declared input with its value: given, or its default.
 
-    With ``from_text`` (``--input K=V``), values are strings converted by the declared type:
+    Values named in ``text_keys`` (``--input K=V``) are text converted by the declared type:
     ``--input n=5`` gives the integer 5 when ``n`` is an ``integer``. Raises ``InputError``
     listing every problem.
     """
@@ -38,7 +40,7 @@ def bind_inputs(plan: Plan, given: Mapping[str, Any], *, from_text: bool = False
     for name, spec in plan.inputs.items():
         if name in given:
             try:
-                values[name] = _convert(spec, given[name], from_text)
+                values[name] = _convert(spec, given[name], name in text_keys)
             except ValueError as exc:
                 problems.append(Problem(str(exc), plan.file, key=f"inputs.{name}"))
         elif spec.required:

@@ -1,0 +1,1 @@
+"""What the user sees: the plait command, live progress, the run document."""

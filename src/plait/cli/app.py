@@ -1,0 +1,184 @@
+"""The ``plait`` command: run, validate, graph.
+
+Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
+or the command line is invalid (nothing was run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from plait.api import Workflow, load
+from plait.cli.progress import Progress, render_summary
+from plait.compiler.render import RENDERERS
+from plait.definition.loader import read_document
+from plait.engine.result import RunResult
+from plait.engine.run import Run
+from plait.errors import Problem, WorkflowError
+from plait.status import RunStatus
+
+app = typer.Typer(
+    name="plait",
+    help="Run workflows of many parallel steps, fast and under control.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class GraphFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _fail_invalid(exc: WorkflowError) -> typer.Exit:
+    for problem in exc.problems:
+        err.print(f"[red]error[/red]: {problem.render()}", markup=True, soft_wrap=True)
+    count = len(exc.problems)
+    err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.")
+    return typer.Exit(EXIT_INVALID)
+
+
+def _load(file: Path) -> Workflow:
+    try:
+        wf = load(file)
+        wf.validate()
+    except WorkflowError as exc:
+        raise _fail_invalid(exc) from None
+    return wf
+
+
+def _parse_inputs(pairs: list[str], input_file: Path | None) -> tuple[dict[str, Any], set[str]]:
+    """Inputs from ``--input-file`` (typed) and ``--input K=V`` (text, typed later)."""
+    values: dict[str, Any] = {}
+    if input_file is not None:
+        data, _ = read_document(input_file)
+        if not isinstance(data, dict):
+            raise WorkflowError(Problem("an input file holds a mapping of input names to values",
+                                        str(input_file)))
+        values.update(data)
+    text_keys: set[str] = set()
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise WorkflowError(Problem(f"--input takes NAME=VALUE, not {pair!r}"))
+        values[key.strip()] = value
+        text_keys.add(key.strip())
+    return values, text_keys
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    input: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="A YAML or JSON file of inputs.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run document as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Run a workflow; show live progress on a terminal."""
+    wf = _load(file)
+    try:
+        values, text_keys = _parse_inputs(input or [], input_file)
+        the_run = wf.create_run(values, text_inputs=text_keys)
+    except WorkflowError as exc:
+        raise _fail_invalid(exc) from None
+    show_progress = not as_json and err.is_terminal
+    result = asyncio.run(_execute(the_run, show_progress))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_document(), default=_json_default) + "\n")
+        sys.stdout.flush()
+    else:
+        render_summary(out, result)
+    raise typer.Exit(EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED)
+
+
+async def _execute(the_run: Run, show_progress: bool) -> RunResult:
+    """Run with Ctrl-C handled: the first cancels the run cleanly, a second exits at once."""
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(130)
+        err.print("[yellow]cancelling the run (Ctrl-C again to exit at once)[/yellow]")
+        the_run.cancel("cancelled by Ctrl-C")
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        pass
+    progress = Progress(err, the_run) if show_progress else None
+    try:
+        if progress is not None:
+            async with progress:
+                return await the_run.execute()
+        return await the_run.execute()
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return repr(value)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+) -> None:
+    """Check a workflow file and report every problem with its location."""
+    wf = _load(file)
+    plan = wf.plan
+    groups = len(plan.groups())
+    out.print(
+        f"{file}: ok: workflow '{plan.name}', {len(plan.nodes) - groups} tasks, "
+        f"{groups} groups"
+    )
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="mermaid or dot.")
+    ] = GraphFormat.mermaid,
+) -> None:
+    """Print the compiled DAG as Mermaid or Graphviz dot."""
+    wf = _load(file)
+    sys.stdout.write(RENDERERS[format.value](wf.plan))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""What a person sees: a live view of a run on the terminal, and a summary at the end.
+
+The live view samples the run's counters ten times a second; it never sits on the
+engine's hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from plait.engine.result import RunResult
+from plait.engine.run import Run
+from plait.status import RunStatus, StepStatus
+
+STATUS_STYLE = {
+    StepStatus.SUCCEEDED: "green",
+    StepStatus.FAILED: "red",
+    StepStatus.TIMED_OUT: "red",
+    StepStatus.CANCELLED: "yellow",
+    StepStatus.SKIPPED: "dim",
+    StepStatus.RUNNING: "cyan",
+    StepStatus.QUEUED: "blue",
+    StepStatus.PENDING: "dim",
+}
+RUN_STYLE = {
+    RunStatus.SUCCEEDED: "bold green",
+    RunStatus.FAILED: "bold red",
+    RunStatus.TIMED_OUT: "bold red",
+    RunStatus.CANCELLED: "bold yellow",
+}
+_SHOWN_RUNNING = 8
+
+
+class Progress:
+    """``async with Progress(console, run):`` shows the run live until it ends."""
+
+    def __init__(self, console: Console, run: Run, refresh: float = 0.1) -> None:
+        self.console = console
+        self.run = run
+        self.refresh = refresh
+        self._live = Live(console=console, refresh_per_second=10, transient=True)
+        self._task: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
+
+    async def __aenter__(self) -> Progress:
+        self._live.start()
+        self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._live.update(self._view())
+        self._live.stop()
+
+    async def _loop(self) -> None:
+        while True:
+            self._live.update(self._view())
+            await asyncio.sleep(self.refresh)
+
+    def _view(self) -> Group:
+        run = self.run
+        counts = run.counts
+        total = len(run.states)
+        ended = sum(counts[s] for s in StepStatus if s.terminal)
+        elapsed = time.monotonic() - self._started
+        head = Text.assemble(
+            (f"{run.plan.name} ", "bold"),
+            (f"{ended}/{total} steps  ", ""),
+            (f"{elapsed:.1f}s", "dim"),
+        )
+        bar = ProgressBar(total=max(total, 1), completed=ended, width=40)
+        tally = Text("  ").join(
+            Text(f"{status.value} {counts[status]}", style=STATUS_STYLE[status])
+            for status in StepStatus
+            if counts[status]
+        )
+        running = [st.node.id for st in run.states if st.status is StepStatus.RUNNING]
+        lines: list[Any] = [head, bar, tally]
+        if running:
+            more = f" (+{len(running) - _SHOWN_RUNNING} more)" if len(running) > _SHOWN_RUNNING else ""
+            lines.append(Text(f"running: {', '.join(running[:_SHOWN_RUNNING])}{more}", style="cyan"))
+        return Group(*lines)
+
+
+def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> None:
+    """A table of the steps (the interesting ones first when there are many) and outputs."""
+    table = Table(title=f"{result.workflow} · run {result.run_id}", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("ms", justify="right")
+    table.add_column("tries", justify="right")
+    table.add_column("detail", overflow="fold")
+    steps = sorted(result.steps.values(), key=lambda s: s.status is StepStatus.SUCCEEDED)
+    for step in steps[:max_rows]:
+        detail = ""
+        if step.error:
+            detail = f"{step.error['type']}: {step.error['message']}"
+        elif step.reason:
+            detail = step.reason
+        duration = step.duration_ms
+        table.add_row(
+            step.id,
+            Text(step.status.value, style=STATUS_STYLE[step.status]),
+            f"{duration:.1f}" if duration is not None else "",
+            str(step.attempts) if step.attempts else "",
+            detail,
+        )
+    if len(steps) > max_rows:
+        table.caption = f"{len(steps) - max_rows} more steps not shown (use --json for all)"
+    console.print(table)
+    duration = result.duration_ms or 0.0
+    console.print(
+        Text.assemble(
+            ("run ", ""),
+            (result.status.value, RUN_STYLE.get(result.status, "")),
+            (f" in {duration:.1f} ms", ""),
+        )
+    )
+    if result.error:
+        console.print(Text(f"error: {result.error['type']}: {result.error['message']}", "red"))
+    if result.outputs is not None:
+        console.print("outputs:")
+        console.print_json(json.dumps(result.outputs, default=repr))
