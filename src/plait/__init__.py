@@ -4,6 +4,8 @@ happened.
 The public API is this module's ``__all__``; everything else is private to plait.
 """
 
+import contextlib
+
 from plait._version import __version__
 from plait.api import Workflow, load, run_sync
 from plait.definition.models import WaitStrategy
@@ -74,8 +76,6 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if hasattr(_obj, "__module__") and not isinstance(_obj, str):
-        try:
+        with contextlib.suppress(AttributeError, TypeError):
             _obj.__module__ = "plait"
-        except (AttributeError, TypeError):
-            pass
 del _name, _obj

@@ -1,13 +1,13 @@
 """The Python API: load or build a workflow, then run it.
 
-    wf = plait.load("workflow.yaml")
-    result = await wf.run(inputs={"user_id": 7})
+wf = plait.load("workflow.yaml")
+result = await wf.run(inputs={"user_id": 7})
 
-    wf = (plait.Workflow("fetch")
-          .task("users", tool=fetch_users, input={"limit": 5})
-          .task("orders", tool="echo", input={"n": 1})
-          .group("fetch_all", ["users", "orders"], wait_strategy="any"))
-    result = plait.run_sync(wf)
+wf = (plait.Workflow("fetch")
+      .task("users", tool=fetch_users, input={"limit": 5})
+      .task("orders", tool="echo", input={"n": 1})
+      .group("fetch_all", ["users", "orders"], wait_strategy="any"))
+result = plait.run_sync(wf)
 """
 
 from __future__ import annotations
@@ -68,9 +68,7 @@ class Workflow:
         self._plan = None
         return self
 
-    def task(
-        self, id: str, tool: str | Callable[..., Any], input: Any = None, **keys: Any
-    ) -> Self:
+    def task(self, id: str, tool: str | Callable[..., Any], input: Any = None, **keys: Any) -> Self:
         """Add a task: ``tool`` is a registered name or any function (sync or async)."""
         return self.step(id, tool=tool, input=input, **keys)
 
@@ -86,8 +84,11 @@ class Workflow:
         **keys: Any,
     ) -> Self:
         """Add a parallel group of the named member steps."""
-        group: dict[str, Any] = {"steps": list(steps), "wait_strategy": wait_strategy,
-                                 "continue_on_error": continue_on_error}
+        group: dict[str, Any] = {
+            "steps": list(steps),
+            "wait_strategy": wait_strategy,
+            "continue_on_error": continue_on_error,
+        }
         if max_concurrent is not None:
             group["max_concurrent"] = max_concurrent
         if timeout is not None:

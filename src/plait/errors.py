@@ -119,9 +119,7 @@ class RunError(PlaitError):
         return (_rebuild_run_error, (type(self), self.message, self.step, self.type))
 
 
-def _rebuild_run_error(
-    cls: type[RunError], message: str, step: str | None, type_: str
-) -> RunError:
+def _rebuild_run_error(cls: type[RunError], message: str, step: str | None, type_: str) -> RunError:
     return cls(message, step=step, type=type_)
 
 

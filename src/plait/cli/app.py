@@ -7,11 +7,12 @@ or the command line is invalid (nothing was run).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +41,7 @@ out = Console(highlight=False)
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
 
@@ -68,8 +69,9 @@ def _parse_inputs(pairs: list[str], input_file: Path | None) -> tuple[dict[str, 
     if input_file is not None:
         data, _ = read_document(input_file)
         if not isinstance(data, dict):
-            raise WorkflowError(Problem("an input file holds a mapping of input names to values",
-                                        str(input_file)))
+            raise WorkflowError(
+                Problem("an input file holds a mapping of input names to values", str(input_file))
+            )
         values.update(data)
     text_keys: set[str] = set()
     for pair in pairs:
@@ -125,10 +127,8 @@ async def _execute(the_run: Run, show_progress: bool) -> RunResult:
         err.print("[yellow]cancelling the run (Ctrl-C again to exit at once)[/yellow]")
         the_run.cancel("cancelled by Ctrl-C")
 
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
         loop.add_signal_handler(signal.SIGINT, on_interrupt)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-        pass
     progress = Progress(err, the_run) if show_progress else None
     try:
         if progress is not None:
@@ -136,10 +136,8 @@ async def _execute(the_run: Run, show_progress: bool) -> RunResult:
                 return await the_run.execute()
         return await the_run.execute()
     finally:
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
 
 
 def _json_default(value: Any) -> Any:
@@ -159,8 +157,7 @@ def validate(
     plan = wf.plan
     groups = len(plan.groups())
     out.print(
-        f"{file}: ok: workflow '{plan.name}', {len(plan.nodes) - groups} tasks, "
-        f"{groups} groups"
+        f"{file}: ok: workflow '{plan.name}', {len(plan.nodes) - groups} tasks, {groups} groups"
     )
 
 

@@ -76,7 +76,7 @@ class Progress:
 
     def _view(self) -> Group:
         run = self.run
-        counts = run.counts
+        counts = run.counts()
         total = len(run.states)
         ended = sum(counts[s] for s in StepStatus if s.terminal)
         elapsed = time.monotonic() - self._started
@@ -94,8 +94,12 @@ class Progress:
         running = [st.node.id for st in run.states if st.status is StepStatus.RUNNING]
         lines: list[Any] = [head, bar, tally]
         if running:
-            more = f" (+{len(running) - _SHOWN_RUNNING} more)" if len(running) > _SHOWN_RUNNING else ""
-            lines.append(Text(f"running: {', '.join(running[:_SHOWN_RUNNING])}{more}", style="cyan"))
+            more = (
+                f" (+{len(running) - _SHOWN_RUNNING} more)" if len(running) > _SHOWN_RUNNING else ""
+            )
+            lines.append(
+                Text(f"running: {', '.join(running[:_SHOWN_RUNNING])}{more}", style="cyan")
+            )
         return Group(*lines)
 
 

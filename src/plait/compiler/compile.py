@@ -101,8 +101,11 @@ def _index_steps(b: _Builder, steps: list[StepDef]) -> None:
         if group is None or group.id is None or group.id == step.id:
             continue
         if group.id in b.index or group.id in b.aliases:
-            b.problem(f"group id '{group.id}' is already used by another step or group",
-                      step.id, "parallelGroup.id")
+            b.problem(
+                f"group id '{group.id}' is already used by another step or group",
+                step.id,
+                "parallelGroup.id",
+            )
             continue
         b.aliases[group.id] = step.id
 

@@ -34,8 +34,11 @@ def bind_inputs(
         if name not in plan.inputs:
             declared = ", ".join(sorted(plan.inputs)) or "none"
             problems.append(
-                Problem(f"unknown input {name!r} (declared inputs: {declared})", plan.file,
-                        key=f"inputs.{name}")
+                Problem(
+                    f"unknown input {name!r} (declared inputs: {declared})",
+                    plan.file,
+                    key=f"inputs.{name}",
+                )
             )
     for name, spec in plan.inputs.items():
         if name in given:
@@ -45,8 +48,11 @@ def bind_inputs(
                 problems.append(Problem(str(exc), plan.file, key=f"inputs.{name}"))
         elif spec.required:
             problems.append(
-                Problem(f"input {name!r} is required (give it with --input {name}=VALUE)",
-                        plan.file, key=f"inputs.{name}")
+                Problem(
+                    f"input {name!r} is required (give it with --input {name}=VALUE)",
+                    plan.file,
+                    key=f"inputs.{name}",
+                )
             )
         else:
             values[name] = spec.default

@@ -12,7 +12,7 @@ decides. A task starts and ends in one piece.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from plait.tools.registry import Tool
 DEFAULT_POOL = "default"
 
 
-class NodeKind(str, Enum):
+class NodeKind(StrEnum):
     TASK = "task"
     GROUP = "group"
 

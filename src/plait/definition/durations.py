@@ -14,7 +14,9 @@ _MAX_SECONDS = 366 * 24 * 3600.0
 def parse_duration(value: object) -> float:
     """Return the duration in seconds: ``250`` → 0.25, ``"30s"`` → 30.0, ``"5m"`` → 300.0."""
     if isinstance(value, bool):
-        raise ValueError(f"a duration is a number of milliseconds or a string like '30s', not {value!r}")
+        raise ValueError(
+            f"a duration is a number of milliseconds or a string like '30s', not {value!r}"
+        )
     if isinstance(value, int | float):
         seconds = float(value) / 1000.0
     elif isinstance(value, str):
@@ -26,7 +28,9 @@ def parse_duration(value: object) -> float:
             )
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:
-        raise ValueError(f"a duration is a number of milliseconds or a string like '30s', not {value!r}")
+        raise ValueError(
+            f"a duration is a number of milliseconds or a string like '30s', not {value!r}"
+        )
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"a duration must be a finite, non-negative amount, not {value!r}")
     if seconds > _MAX_SECONDS:

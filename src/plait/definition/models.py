@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -39,7 +39,7 @@ def _duration(value: object) -> float | None:
 Duration = Annotated[float | None, BeforeValidator(_duration)]
 
 
-class WaitStrategy(str, Enum):
+class WaitStrategy(StrEnum):
     """How a group of parallel steps finishes (SPEC §1, "Groups")."""
 
     ALL = "all"
@@ -79,8 +79,7 @@ class Definition(BaseModel):
                 name = key  # leave it as written, so "unknown key" names the user's spelling
             if name in spelled:
                 raise ValueError(
-                    f"both '{spelled[name]}' and '{key}' are given; they are the same key, "
-                    "keep one"
+                    f"both '{spelled[name]}' and '{key}' are given; they are the same key, keep one"
                 )
             spelled[name] = key
             out[name] = value
@@ -253,7 +252,6 @@ class WorkflowDef(Definition):
         # `inputs: {n: 5}` is shorthand for `inputs: {n: {default: 5}}`.
         if isinstance(value, dict):
             return {
-                k: v if isinstance(v, dict | InputDef) else {"default": v}
-                for k, v in value.items()
+                k: v if isinstance(v, dict | InputDef) else {"default": v} for k, v in value.items()
             }
         return value

@@ -27,8 +27,17 @@ if TYPE_CHECKING:
 
 
 class GroupScope:
-    __slots__ = ("decided", "in_flight", "node", "queued", "run", "state", "strategy", "tally",
-                 "timer")
+    __slots__ = (
+        "decided",
+        "in_flight",
+        "node",
+        "queued",
+        "run",
+        "state",
+        "strategy",
+        "tally",
+        "timer",
+    )
 
     def __init__(self, run: Run, state: StepState) -> None:
         self.run = run
@@ -88,7 +97,9 @@ class GroupScope:
         if self.timer is not None:
             self.timer.cancel()
         node = self.node
-        reason = f"group '{node.group_id}' {'succeeded' if verdict is Verdict.SUCCEED else 'failed'}"
+        reason = (
+            f"group '{node.group_id}' {'succeeded' if verdict is Verdict.SUCCEED else 'failed'}"
+        )
         for member_index in node.members:
             member = self.run.states[member_index]
             if not member.done:
@@ -114,8 +125,9 @@ class GroupScope:
     def _error(self, last: StepState | None) -> RunError:
         group = self.node.group_id
         if self.node.strategy is WaitStrategy.ANY:
-            return StepFailed(f"group '{group}': every member failed", step=self.node.id,
-                              type="GroupFailed")
+            return StepFailed(
+                f"group '{group}': every member failed", step=self.node.id, type="GroupFailed"
+            )
         if last is not None and last.error is not None:
             cause = last.error
             return StepFailed(

@@ -27,8 +27,11 @@ def _ms(start: float | None, end: float | None) -> float | None:
     return round((end - start) * 1000.0, 3)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StepResult:
+    """One step execution's outcome. (Not frozen: a run builds one per node, and a frozen
+    dataclass's ``__init__`` costs several times more.)"""
+
     id: str
     status: StepStatus
     output: Any
@@ -149,15 +152,11 @@ def build_result(run: Run) -> RunResult:
                 m.node.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
             ],
             skipped_steps=[
-                m.node.id
-                for m in members
-                if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
+                m.node.id for m in members if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
             ],
             duration=_ms(st.started_at, st.finished_at),
             success=st.status is StepStatus.SUCCEEDED,
-            results={
-                m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED
-            },
+            results={m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
             errors={m.node.id: m.error.to_dict() for m in members if m.error is not None},
             winner=st.winner,
             status=st.status,
@@ -192,7 +191,7 @@ def _step_result(st: Any) -> StepResult:
         started_at=st.started_at,
         finished_at=st.finished_at,
         reason=st.reason,
-        attempt_errors=tuple(e.to_dict() for e in st.attempt_errors or ()),
+        attempt_errors=tuple(e.to_dict() for e in st.attempt_errors) if st.attempt_errors else (),
     )
 
 
@@ -210,7 +209,7 @@ def _outputs(run: Run) -> tuple[Any, RunError | None]:
 
 def _stats(run: Run) -> dict[str, Any]:
     pools = {name: pool.get_stats() for name, pool in run.pools.items()}
-    total = {
+    total: dict[str, Any] = {
         "tasksCompleted": 0,
         "tasksFailed": 0,
         "tasksTimedOut": 0,

@@ -27,7 +27,6 @@ from plait.engine.ready import Edge, ReadyQueue, Verdict
 from plait.engine.result import RunResult, build_result
 from plait.engine.state import ResultScope, RunScope, StepState
 from plait.errors import (
-    PlaitError,
     PoolFull,
     RunCancelled,
     RunError,
@@ -75,8 +74,6 @@ class Run:
         self._done: asyncio.Future[None] | None = None
         self._abort_status: RunStatus | None = None
         self._resources: dict[str, Any] = {}
-        self.counts: dict[StepStatus, int] = dict.fromkeys(StepStatus, 0)
-        self.counts[StepStatus.PENDING] = len(plan.nodes)
 
     # -- the public surface ------------------------------------------------------------
 
@@ -139,10 +136,9 @@ class Run:
         if st.done:
             return
         node = st.node
-        if node.group is not None and not st.in_window:
-            if not self._groups[node.group].admit(st):
-                self._set_status(st, StepStatus.QUEUED)
-                return
+        if node.group is not None and not st.in_window and not self._groups[node.group].admit(st):
+            self._set_status(st, StepStatus.QUEUED)
+            return
         if node.kind is NodeKind.GROUP:
             self._start_group(st)
         else:
@@ -155,9 +151,15 @@ class Run:
         if pool.try_acquire():
             self._spawn(st, pool)
         elif not pool.enqueue(lambda: self._dequeued(st, pool)):
-            self.end(st, StepStatus.FAILED, error=PoolFull(
-                f"pool '{pool.name}' queue is full (queueSize {pool.queue_size}); step "
-                f"'{st.node.id}' was rejected", step=st.node.id))
+            self.end(
+                st,
+                StepStatus.FAILED,
+                error=PoolFull(
+                    f"pool '{pool.name}' queue is full (queueSize {pool.queue_size}); step "
+                    f"'{st.node.id}' was rejected",
+                    step=st.node.id,
+                ),
+            )
 
     def _dequeued(self, st: StepState, pool: WorkerPool) -> bool:
         if st.done:
@@ -204,7 +206,8 @@ class Run:
         except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
             status, error = StepStatus.FAILED, StepFailed(str(exc), type=type(exc).__name__)
         finally:
-            self._tasks.discard(st.task)  # type: ignore[arg-type]
+            if st.task is not None:
+                self._tasks.discard(st.task)
             if slot.held:
                 timed_out = StepStatus.TIMED_OUT in (status, st.status)
                 pool.record(failed=error is not None or st.done, timed_out=timed_out)
@@ -224,8 +227,10 @@ class Run:
                 return await self._call(st, value, timeout)
             except RunError as exc:
                 error = exc
-            if policy is None or st.attempts >= policy.max_attempts or not policy.retries(
-                error.type
+            if (
+                policy is None
+                or st.attempts >= policy.max_attempts
+                or not policy.retries(error.type)
             ):
                 raise error
             if st.attempt_errors is None:
@@ -241,7 +246,8 @@ class Run:
     async def _call(self, st: StepState, value: Any, timeout: float | None) -> Any:
         node = st.node
         tool = node.tool
-        assert tool is not None and self._executor is not None
+        assert tool is not None
+        assert self._executor is not None
         ctx = self._context(st) if tool.wants_ctx else None
         try:
             if timeout is None:
@@ -253,13 +259,15 @@ class Run:
                 raise StepTimedOut(
                     f"step '{node.id}' timed out after {timeout:g}s", step=node.id
                 ) from None
-            raise StepFailed("TimeoutError raised by the tool", step=node.id,
-                             type="TimeoutError") from None
+            raise StepFailed(
+                "TimeoutError raised by the tool", step=node.id, type="TimeoutError"
+            ) from None
         except (RunError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            raise StepFailed(str(exc) or type(exc).__name__, step=node.id,
-                             type=type(exc).__name__) from exc
+            raise StepFailed(
+                str(exc) or type(exc).__name__, step=node.id, type=type(exc).__name__
+            ) from exc
 
     def _context(self, st: StepState) -> StepContext:
         assert self._executor is not None
@@ -356,8 +364,13 @@ class Run:
             reason = f"dependency '{cause.node.id}' {what}"
         if st.node.kind is NodeKind.GROUP:
             for member in st.node.members:
-                self.cancel_node(self.states[member], StepStatus.SKIPPED, StepStatus.SKIPPED,
-                                 f"its group '{st.node.id}' was skipped", edge)
+                self.cancel_node(
+                    self.states[member],
+                    StepStatus.SKIPPED,
+                    StepStatus.SKIPPED,
+                    f"its group '{st.node.id}' was skipped",
+                    edge,
+                )
         self.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
 
     def cancel_node(
@@ -397,8 +410,9 @@ class Run:
         message = f"group '{node.group_id}' timed out after {node.timeout:g}s"
         scope.decided = True
         for member in node.members:
-            self.cancel_node(self.states[member], StepStatus.TIMED_OUT, StepStatus.CANCELLED,
-                             message)
+            self.cancel_node(
+                self.states[member], StepStatus.TIMED_OUT, StepStatus.CANCELLED, message
+            )
         self.end(scope.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=node.id))
 
     # -- the run's own end ---------------------------------------------------------------
@@ -408,8 +422,8 @@ class Run:
         if self._abort_status is not None or self.status.finished:
             return
         self._abort_status = status
-        running_status = StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else (
-            StepStatus.CANCELLED
+        running_status = (
+            StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else (StepStatus.CANCELLED)
         )
         error: RunError = (
             RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
@@ -441,10 +455,15 @@ class Run:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _set_status(self, st: StepState, status: StepStatus) -> None:
-        counts = self.counts
-        counts[st.status] -= 1
-        counts[status] += 1
         st.status = status
+
+    def counts(self) -> dict[StepStatus, int]:
+        """How many nodes are in each status now (O(nodes): for progress views, not hot
+        paths)."""
+        counts = dict.fromkeys(StepStatus, 0)
+        for st in self.states:
+            counts[st.status] += 1
+        return counts
 
 
 class _Slot:

@@ -8,10 +8,11 @@ from typing import Any
 from plait.compiler.plan import Node, Plan
 from plait.engine.ready import Edge
 from plait.errors import RunError
+from plait.expressions.ast import Namespace
 from plait.status import StepStatus
 
 
-class StepState:
+class StepState(Namespace):
     """What is known of one node in one run. Mutated only by the run's event loop."""
 
     __slots__ = (
@@ -70,8 +71,9 @@ class RunScope:
 
     __slots__ = ("_fixed", "_index", "_states")
 
-    def __init__(self, plan: Plan, states: list[StepState], inputs: dict[str, Any],
-                 run_id: str) -> None:
+    def __init__(
+        self, plan: Plan, states: list[StepState], inputs: dict[str, Any], run_id: str
+    ) -> None:
         self._index = plan.index
         self._states = states
         self._fixed: dict[str, Any] = {

@@ -110,9 +110,7 @@ class Race(Strategy):
         return Verdict.FAIL  # nobody ended with a result
 
 
-STRATEGIES: dict[WaitStrategy, Strategy] = {
-    s.name: s for s in (All(), Any(), AllSettled(), Race())
-}
+STRATEGIES: dict[WaitStrategy, Strategy] = {s.name: s for s in (All(), Any(), AllSettled(), Race())}
 
 
 def strategy_for(name: WaitStrategy | str) -> Strategy:

@@ -41,6 +41,8 @@ class LocalExecutor:
             self._threads = None
 
     async def call(self, tool: Tool, value: Any, ctx: StepContext | None) -> Any:
+        if tool.is_async and tool.style == "input" and not tool.wants_ctx:
+            return await tool.fn(value)  # the built-ins' fast path: nothing to bind
         args, kwargs = tool.bind(value, ctx)
         if tool.is_async:
             return await tool.fn(*args, **kwargs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from plait.errors import ExpressionError
 
@@ -18,11 +18,17 @@ class Scope(Protocol):
     def lookup(self, name: str) -> Any: ...
 
 
-@runtime_checkable
-class Namespace(Protocol):
-    """A value that answers ``.key`` lookups without being a dict (a step's record)."""
+class Namespace:
+    """A value that answers ``.key`` lookups without being a dict (a step's record).
 
-    def get_key(self, key: str) -> Any: ...
+    A base class rather than a runtime-checkable Protocol: ``isinstance`` against a
+    Protocol costs microseconds, and it runs once per reference.
+    """
+
+    __slots__ = ()
+
+    def get_key(self, key: str) -> Any:
+        raise KeyError(key)
 
 
 class Expr(Protocol):
@@ -92,6 +98,4 @@ def _get(value: Any, key: str | int, expr: Path) -> Any:
             return value.get_key(key)
         except KeyError:
             raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
-    raise ExpressionError(
-        f"cannot look up {key!r} in a {type(value).__name__} in ${{{expr.text}}}"
-    )
+    raise ExpressionError(f"cannot look up {key!r} in a {type(value).__name__} in ${{{expr.text}}}")

@@ -18,8 +18,16 @@ class StepContext:
     tools never block the event loop.
     """
 
-    __slots__ = ("_run_in_thread", "attempt", "node_id", "resources", "run_id", "step_id",
-                 "workflow", "workflow_dir")
+    __slots__ = (
+        "_run_in_thread",
+        "attempt",
+        "node_id",
+        "resources",
+        "run_id",
+        "step_id",
+        "workflow",
+        "workflow_dir",
+    )
 
     def __init__(
         self,

@@ -44,15 +44,18 @@ class Tool:
 
     @classmethod
     def from_callable(
-        cls, fn: Callable[..., Any], name: str | None = None, *, style: Literal["kwargs", "input"]
-        = "kwargs"
+        cls,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        *,
+        style: Literal["kwargs", "input"] = "kwargs",
     ) -> Tool:
         try:
             params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
             params = {}  # type: ignore[assignment]
         return cls(
-            name=name or getattr(fn, "__name__", repr(fn)),
+            name=name or str(getattr(fn, "__name__", None) or repr(fn)),
             fn=fn,
             is_async=inspect.iscoroutinefunction(fn),
             style=style,

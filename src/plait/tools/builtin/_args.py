@@ -12,8 +12,9 @@ def mapping(value: Any, tool: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ToolError(f"{tool}: input must be a mapping, not {type(value).__name__}",
-                        type="InputError")
+        raise ToolError(
+            f"{tool}: input must be a mapping, not {type(value).__name__}", type="InputError"
+        )
     return value
 
 

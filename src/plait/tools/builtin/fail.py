@@ -14,9 +14,15 @@ async def fail(value: Any) -> NoReturn:
     delay = duration(args, "after", "fail")
     if delay:
         await asyncio.sleep(delay)
-    raise ToolError(str(args.get("message", "failed on purpose")),
-                    type=str(args.get("type", "ToolError")))
+    raise ToolError(
+        str(args.get("message", "failed on purpose")), type=str(args.get("type", "ToolError"))
+    )
 
 
-FAIL = Tool("fail", fail, is_async=True, style="input",
-            description="wait `after`, then fail with `message` and `type`")
+FAIL = Tool(
+    "fail",
+    fail,
+    is_async=True,
+    style="input",
+    description="wait `after`, then fail with `message` and `type`",
+)

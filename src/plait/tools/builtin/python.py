@@ -27,22 +27,25 @@ def resolve_function(spec: str, folder: str | None) -> Callable[..., Any]:
     """Import ``module:attr`` (``attr`` may be dotted), with ``folder`` on the import path."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ToolError(f"python: 'function' must look like 'module:function', not {spec!r}",
-                        type="InputError")
+        raise ToolError(
+            f"python: 'function' must look like 'module:function', not {spec!r}", type="InputError"
+        )
     with _import_lock:
         if folder and folder not in sys.path:
             sys.path.insert(0, folder)
         try:
             obj: Any = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ToolError(f"python: cannot import {module_name!r}: {exc}",
-                            type="ImportError") from None
+            raise ToolError(
+                f"python: cannot import {module_name!r}: {exc}", type="ImportError"
+            ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ToolError(f"python: {module_name!r} has no attribute {attr!r}",
-                            type="ImportError") from None
+            raise ToolError(
+                f"python: {module_name!r} has no attribute {attr!r}", type="ImportError"
+            ) from None
     if not callable(obj):
         raise ToolError(f"python: {spec!r} is not callable", type="InputError")
     return obj  # type: ignore[no-any-return]
@@ -73,5 +76,11 @@ async def python(value: Any, ctx: StepContext) -> Any:
     return result
 
 
-PYTHON = Tool("python", python, is_async=True, style="input", wants_ctx=True,
-              description="call `function` ('module:attr') with `args`")
+PYTHON = Tool(
+    "python",
+    python,
+    is_async=True,
+    style="input",
+    wants_ctx=True,
+    description="call `function` ('module:attr') with `args`",
+)

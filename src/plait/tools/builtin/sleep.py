@@ -14,5 +14,10 @@ async def sleep(value: Any) -> Any:
     return args.get("output")
 
 
-SLEEP = Tool("sleep", sleep, is_async=True, style="input",
-             description="wait `duration`, then output `output`")
+SLEEP = Tool(
+    "sleep",
+    sleep,
+    is_async=True,
+    style="input",
+    description="wait `duration`, then output `output`",
+)
