@@ -1,0 +1,1 @@
+"""Shared test configuration. Helpers for one area live in that area's conftest.py."""
