@@ -188,6 +188,11 @@ class Run:
     # -- a task's life ---------------------------------------------------------------
 
     async def _run_task(self, st: StepState, pool: WorkerPool) -> None:
+        if st.done:  # ended (a group decided) before this task got to run: pass the slot on
+            if st.task is not None:
+                self._tasks.discard(st.task)
+            pool.release()
+            return
         node = st.node
         slot = _Slot()
         status, output, error = StepStatus.SUCCEEDED, None, None
@@ -400,7 +405,9 @@ class Run:
             error = StepTimedOut(reason, step=node.id)
         task = st.task
         self.end(st, status, reason=reason, edge=edge, error=error)
-        if task is not None and not task.done():
+        # A task that has not begun sees `done` when it does, and returns its slot; only a
+        # running one is cancelled (cancelling an unstarted task would skip its cleanup).
+        if started and task is not None and not task.done():
             task.cancel()
 
     def _on_group_timeout(self, scope: GroupScope) -> None:
@@ -451,8 +458,9 @@ class Run:
 
     async def _drain(self) -> None:
         """Wait until every task this run started has really stopped: nothing leaks."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()
 
     def _set_status(self, st: StepState, status: StepStatus) -> None:
         st.status = status

@@ -1,0 +1,3 @@
+from helpers.probe import probe
+
+__all__ = ["probe"]
