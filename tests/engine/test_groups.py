@@ -56,7 +56,8 @@ async def test_all_fails_at_first_failure_and_cancels_the_rest(probe: Probe) -> 
         ["slow"],
     )
     assert record.errors["bad"]["message"] == "boom"
-    assert result.error is not None and result.error["step"] == "g"
+    assert result.error is not None
+    assert result.error["step"] == "g"
 
 
 async def test_any_takes_first_success_and_cancels_losers(probe: Probe) -> None:
@@ -239,7 +240,8 @@ async def test_seed_002_parallel_block_aggregates_and_runs_next_step() -> None:
                 {
                     "id": "final-step",
                     "tool": "echo",
-                    "input": "${step-a.output.result}${step-b.output.result}${step-c.output.result}",
+                    "input": "${step-a.output.result}${step-b.output.result}"
+                    "${step-c.output.result}",
                 },
             ],
         }

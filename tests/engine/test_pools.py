@@ -18,7 +18,8 @@ async def test_global_limit_is_never_exceeded(probe: Probe) -> None:
     assert result.status is plait.RunStatus.SUCCEEDED
     assert probe.peak == 4
     assert result.stats["tasksCompleted"] == 30
-    assert result.stats["activeWorkers"] == 0 and result.stats["queueLength"] == 0
+    assert result.stats["activeWorkers"] == 0
+    assert result.stats["queueLength"] == 0
 
 
 async def test_named_pool_limits_its_steps(probe: Probe) -> None:

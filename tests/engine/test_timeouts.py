@@ -7,6 +7,7 @@ so a 60-second timeout takes no wall time and the order of timers is exact.
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -26,7 +27,8 @@ async def test_step_timeout_cancels_the_work(probe: Probe) -> None:
     assert statuses(result) == {"slow": "timed_out", "after": "skipped"}
     assert result.steps["slow"].error is not None
     assert result.steps["slow"].error["type"] == "TimeoutError"
-    assert probe.cancelled == ["slow"] and probe.finished == []
+    assert probe.cancelled == ["slow"]
+    assert probe.finished == []
     assert result.stats["tasksTimedOut"] == 1
 
 
@@ -78,7 +80,8 @@ async def test_run_max_duration_times_out_everything(probe: Probe) -> None:
     assert loop.time() - start == pytest.approx(10, abs=0.01)
     assert result.status is plait.RunStatus.TIMED_OUT
     assert statuses(result) == {"first": "succeeded", "long": "timed_out", "never": "skipped"}
-    assert result.error is not None and result.error["type"] == "RunTimedOut"
+    assert result.error is not None
+    assert result.error["type"] == "RunTimedOut"
     assert probe.cancelled == ["long"]
 
 
@@ -129,7 +132,7 @@ async def test_retry_backoff_then_success(probe: Probe) -> None:
     assert result.steps["f"].status is plait.StepStatus.SUCCEEDED
     assert result.steps["f"].attempts == 3
     assert [e["type"] for e in result.steps["f"].attempt_errors] == ["ConnectionError"] * 2
-    gaps = [round(b - a, 3) for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(attempts)]
     assert gaps == [1.0, 2.0]
 
 
