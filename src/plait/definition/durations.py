@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Milliseconds divide rather than multiply by 0.001, so "250ms" and 250 are the same float.
+_UNITS = {"ms": (1.0, 1000.0), "s": (1.0, 1.0), "m": (60.0, 1.0), "h": (3600.0, 1.0)}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 # Longer than any run could last; rejects typos such as 10**20 ms.
 _MAX_SECONDS = 366 * 24 * 3600.0
@@ -26,7 +27,8 @@ def parse_duration(value: object) -> float:
                 f"bad duration {value!r}: write a number of milliseconds or a number with a unit "
                 "(250ms, 30s, 5m, 1h)"
             )
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        multiplier, divisor = _UNITS[match.group(2)]
+        seconds = float(match.group(1)) * multiplier / divisor
     else:
         raise ValueError(
             f"a duration is a number of milliseconds or a string like '30s', not {value!r}"
