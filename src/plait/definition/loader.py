@@ -9,7 +9,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from plait.definition.models import StepDef, WorkflowDef
+from plait.definition.models import StepDef, WorkflowDef, snake_case
 from plait.errors import LoadError, Problem, ValidationError
 
 # A workflow file is configuration: refuse anything large enough to be a mistake or an attack.
@@ -101,14 +101,14 @@ def parse_definition(data: Any, *, file: str | None = None, source: str | None =
         try:
             steps.append(StepDef.model_validate(raw))
         except pydantic.ValidationError as exc:
-            problems.extend(_problems(exc, file, label))
+            problems.extend(_problems(exc, file, label, raw))
             if isinstance(step_id, str):
                 bad_ids.add(step_id)
     rest = {k: v for k, v in data.items() if k != "steps"}
     try:
         definition: WorkflowDef | None = WorkflowDef.model_validate({**rest, "steps": steps})
     except pydantic.ValidationError as exc:
-        problems.extend(_problems(exc, file, None))
+        problems.extend(_problems(exc, file, None, data))
         definition = None
     return Loaded(definition, problems, file, source, bad_ids)
 
@@ -123,10 +123,11 @@ def _in_file(problem: Problem, file: str | None) -> Problem:
     return Problem(problem.message, file, problem.step, problem.key)
 
 
-def _problems(exc: pydantic.ValidationError, file: str | None, step: str | None) -> list[Problem]:
+def _problems(
+    exc: pydantic.ValidationError, file: str | None, step: str | None, raw: Any
+) -> list[Problem]:
     out = []
     for err in exc.errors(include_url=False):
-        loc = [str(part) for part in err["loc"]]
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
@@ -136,5 +137,35 @@ def _problems(exc: pydantic.ValidationError, file: str | None, step: str | None)
             message = "required key is missing"
         elif err["type"] == "enum" and "expected" in err.get("ctx", {}):
             message = f"unknown value {err['input']!r}; expected {err['ctx']['expected']}"
-        out.append(Problem(message, file, step, ".".join(loc) or None))
+        out.append(Problem(message, file, step, _user_key(raw, err["loc"])))
     return out
+
+
+def _user_key(raw: Any, loc: tuple[str | int, ...]) -> str | None:
+    """The key path of an error as the user spelled it: ``parallelGroup.waitStrategy``.
+
+    Pydantic names fields in snake_case and adds union tags (``tool.str``); walk the
+    user's data along the path to recover their spelling, and drop parts that name no data.
+    """
+    path = ""
+    current = raw
+    for part in loc:
+        if isinstance(current, dict):
+            key = _spelled(current, str(part))
+            path = f"{path}.{key or part}" if path else (key or str(part))
+            current = current.get(key) if key is not None else None
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path = f"{path}[{part}]"
+            current = current[part]
+        else:
+            break
+    return path or None
+
+
+def _spelled(data: dict[Any, Any], field: str) -> str | None:
+    if field in data:
+        return field
+    for key in data:
+        if isinstance(key, str) and field in (snake_case(key), StepDef.aliases.get(key)):
+            return key
+    return None
