@@ -217,14 +217,16 @@ class StepDef(Definition):
         if self.parallel_group is not None:
             return self.parallel_group
         if self.type == "parallel":
-            return GroupDef(
+            group = GroupDef(
                 id=self.id,
                 steps=list(self.parallel_steps or []),
                 wait_strategy=self.wait_strategy or WaitStrategy.ALL,
                 max_concurrent=self.max_parallelism,
                 continue_on_error=self.continue_on_error,
-                timeout=self.timeout,
             )
+            # ``self.timeout`` is already in seconds: through the constructor it would be
+            # read again as a number of milliseconds.
+            return group.model_copy(update={"timeout": self.timeout})
         return None
 
     def next_steps(self) -> list[str]:
