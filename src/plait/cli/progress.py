@@ -14,7 +14,6 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -85,7 +84,8 @@ class Progress:
             (f"{ended}/{total} steps  ", ""),
             (f"{elapsed:.1f}s", "dim"),
         )
-        bar = ProgressBar(total=max(total, 1), completed=ended, width=40)
+        filled = int(40 * ended / total) if total else 40
+        bar = Text("█" * filled + "░" * (40 - filled), style="green")
         tally = Text("  ").join(
             Text(f"{status.value} {counts[status]}", style=STATUS_STYLE[status])
             for status in StepStatus
@@ -105,7 +105,8 @@ class Progress:
 
 def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> None:
     """A table of the steps (the interesting ones first when there are many) and outputs."""
-    table = Table(title=f"{result.workflow} · run {result.run_id}", title_justify="left")
+    console.print(Text.assemble((result.workflow, "bold"), f"  run {result.run_id}"))
+    table = Table()
     table.add_column("step")
     table.add_column("status")
     table.add_column("ms", justify="right")
