@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plait.compiler.inputs import check_type
 from plait.compiler.plan import (
     DEFAULT_POOL,
     InputSpec,
@@ -81,12 +82,16 @@ def compile_definition(
     templates = _compile_templates(b, steps)
     pools = _pools(b, definition)
     _check_steps(b, steps, pools)
+    _check_input_defaults(b, definition)
     check_references(b.problems, definition, templates, b.index, b.aliases, b.known_bad, file)
+    # Look for a cycle even when other problems were found: every problem is reported.
+    cycle = find_cycle(b.index, b.deps, b.members)
+    if cycle and not b.problems:
+        raise CycleError(cycle, file)
+    if cycle:
+        b.problems.extend(CycleError(cycle, file).problems)
     if b.problems:
         raise ValidationError(b.problems)
-    cycle = find_cycle(b.index, b.deps, b.members)
-    if cycle:
-        raise CycleError(cycle, file)
     return _build_plan(b, steps, templates, pools)
 
 
@@ -127,6 +132,9 @@ def _collect_groups(b: _Builder, steps: list[StepDef]) -> None:
             if member == step.id:
                 b.problem("a group cannot contain itself", step.id, key)
                 continue
+            if member in resolved:
+                b.problem(f"step '{member}' is listed twice", step.id, key)
+                continue
             if member in b.group_of:
                 b.problem(
                     f"step '{member}' is already a member of group '{b.group_of[member]}'; "
@@ -134,9 +142,6 @@ def _collect_groups(b: _Builder, steps: list[StepDef]) -> None:
                     step.id,
                     key,
                 )
-                continue
-            if member in resolved:
-                b.problem(f"step '{member}' is listed twice", step.id, key)
                 continue
             b.group_of[member] = step.id
             resolved.append(member)
@@ -237,6 +242,16 @@ def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) 
                 )
         if step.kind == "group" and step.retry is not None:
             b.problem("'retry' applies to task steps, not groups", step.id, "retry")
+
+
+def _check_input_defaults(b: _Builder, definition: WorkflowDef) -> None:
+    for name, spec in definition.inputs.items():
+        if spec.default is None:
+            continue
+        try:
+            check_type(InputSpec(name, spec.type, spec.default, spec.is_required), spec.default)
+        except ValueError as exc:
+            b.problem(f"bad default: {exc}", None, f"inputs.{name}.default")
 
 
 def _tool(b: _Builder, step: StepDef) -> Tool | None:

@@ -61,6 +61,11 @@ def bind_inputs(
     return values
 
 
+def check_type(spec: InputSpec, value: Any) -> Any:
+    """Return ``value`` if it has the declared type; raise ``ValueError`` saying why not."""
+    return _convert(spec, value, False)
+
+
 def _convert(spec: InputSpec, value: Any, from_text: bool) -> Any:
     if from_text and isinstance(value, str) and spec.type not in ("string", "any"):
         value = _parse_text(spec, value)
