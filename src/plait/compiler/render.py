@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from plait.compiler.plan import Node, NodeKind, Plan
 
 
@@ -19,41 +21,55 @@ def to_mermaid(plan: Plan) -> str:
         if node.kind is NodeKind.GROUP:
             continue
         if node.group is None:
-            lines.append(f'    {_mid(node.id)}["{_label(node)}"]')
+            lines.append(f'    {_mid(node)}["{_mlabel(node)}"]')
     for group in plan.groups():
         lines.extend(_mermaid_group(plan, group, "    "))
     for node in plan.nodes:
         for target in node.out:
-            lines.append(f"    {_mid(node.id)} --> {_mid(plan.nodes[target].id)}")
+            lines.append(f"    {_mid(node)} --> {_mid(plan.nodes[target])}")
     return "\n".join(lines) + "\n"
 
 
 def _mermaid_group(plan: Plan, group: Node, indent: str) -> list[str]:
     if group.group is not None and indent == "    ":
         return []  # drawn inside its parent
-    lines = [f'{indent}subgraph {_mid(group.id)}["{_label(group)}"]']
+    lines = [f'{indent}subgraph {_mid(group)}["{_mlabel(group)}"]']
     for member_index in group.members:
         member = plan.nodes[member_index]
         if member.kind is NodeKind.GROUP:
             lines.extend(_mermaid_group(plan, member, indent + "    "))
         else:
-            lines.append(f'{indent}    {_mid(member.id)}["{_label(member)}"]')
+            lines.append(f'{indent}    {_mid(member)}["{_mlabel(member)}"]')
     lines.append(f"{indent}end")
     return lines
 
 
-def _mid(step_id: str) -> str:
-    return step_id.replace("-", "_")
+def _mid(node: Node) -> str:
+    """A Mermaid node id: the step id made safe, plus its index.
+
+    The index keeps ids apart that only differ in a character Mermaid cannot take
+    (``a-b`` and ``a_b``) and keeps a step named ``end`` from closing the flowchart.
+    """
+    return f"{re.sub(r'[^A-Za-z0-9_]', '_', node.id)}_{node.index}"
+
+
+def _mlabel(node: Node) -> str:
+    return _label(node).replace('"', "#quot;")
+
+
+def _q(text: str) -> str:
+    """Text inside a double-quoted dot string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def to_dot(plan: Plan) -> str:
-    lines = [f'digraph "{plan.name}" {{', "    compound=true;", "    node [shape=box];"]
+    lines = [f'digraph "{_q(plan.name)}" {{', "    compound=true;", "    node [shape=box];"]
     for group in plan.groups():
         if group.group is None:
             lines.extend(_dot_group(plan, group, "    "))
     for node in plan.nodes:
         if node.kind is NodeKind.TASK and node.group is None:
-            lines.append(f'    "{node.id}" [label="{_label(node)}"];')
+            lines.append(f'    "{node.id}" [label="{_q(_label(node))}"];')
     for node in plan.nodes:
         for target in node.out:
             dst = plan.nodes[target]
@@ -69,14 +85,17 @@ def to_dot(plan: Plan) -> str:
 
 
 def _dot_group(plan: Plan, group: Node, indent: str) -> list[str]:
-    lines = [f'{indent}subgraph "cluster_{group.id}" {{', f'{indent}    label="{_label(group)}";']
+    lines = [
+        f'{indent}subgraph "cluster_{group.id}" {{',
+        f'{indent}    label="{_q(_label(group))}";',
+    ]
     lines.append(f'{indent}    "{group.id}" [shape=point, style=invis];')
     for member_index in group.members:
         member = plan.nodes[member_index]
         if member.kind is NodeKind.GROUP:
             lines.extend(_dot_group(plan, member, indent + "    "))
         else:
-            lines.append(f'{indent}    "{member.id}" [label="{_label(member)}"];')
+            lines.append(f'{indent}    "{member.id}" [label="{_q(_label(member))}"];')
     lines.append(f"{indent}}}")
     return lines
 
