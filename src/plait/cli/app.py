@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from plait.api import Workflow, load
 from plait.cli.progress import Progress, render_summary
@@ -48,7 +49,8 @@ class GraphFormat(StrEnum):
 
 def _fail_invalid(exc: WorkflowError) -> typer.Exit:
     for problem in exc.problems:
-        err.print(f"[red]error[/red]: {problem.render()}", markup=True, soft_wrap=True)
+        # Text, not markup: a user's text such as "[/x]" would break or vanish as markup.
+        err.print(Text.assemble(("error", "red"), f": {problem.render()}"), soft_wrap=True)
     count = len(exc.problems)
     err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.")
     return typer.Exit(EXIT_INVALID)
@@ -157,7 +159,9 @@ def validate(
     plan = wf.plan
     groups = len(plan.groups())
     out.print(
-        f"{file}: ok: workflow '{plan.name}', {len(plan.nodes) - groups} tasks, {groups} groups"
+        f"{file}: ok: workflow '{plan.name}', {len(plan.nodes) - groups} tasks, {groups} groups",
+        markup=False,
+        soft_wrap=True,
     )
 
 

@@ -125,7 +125,7 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
             Text(step.status.value, style=STATUS_STYLE[step.status]),
             f"{duration:.1f}" if duration is not None else "",
             str(step.attempts) if step.attempts else "",
-            detail,
+            Text(detail),  # not markup: an error message such as "[/x]" would break it
         )
     if len(steps) > max_rows:
         table.caption = f"{len(steps) - max_rows} more steps not shown (use --json for all)"
