@@ -39,12 +39,14 @@ Write = Callable[[str, str], Path]
 
 
 @pytest.fixture
-def plait_cli() -> Invoke:
+def plait_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """``plait_cli("run", path, "--json")``: the exit code, stdout and stderr.
 
-    An exception other than the CLI's own exit is re-raised: the user would have seen a
-    traceback, and the test should fail with it.
+    Runs in tmp_path, so nothing a run records lands in the working tree. An exception
+    other than the CLI's own exit is re-raised: the user would have seen a traceback, and
+    the test should fail with it.
     """
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
 
     def invoke(*args: object) -> Outcome:
