@@ -7,7 +7,7 @@ The public API is this module's ``__all__``; everything else is private to plait
 import contextlib
 
 from plait._version import __version__
-from plait.api import Workflow, load, run_sync
+from plait.api import Workflow, cancel, get_run, load, resume, run_sync
 from plait.definition.models import WaitStrategy
 from plait.engine.pools import PoolStats, PoolStatus, StrategyResult, WorkerPool, WorkerTask
 from plait.engine.result import GroupResult, RunResult, StepResult
@@ -22,9 +22,11 @@ from plait.errors import (
     Problem,
     RunCancelled,
     RunError,
+    RunNotFound,
     RunTimedOut,
     StepFailed,
     StepTimedOut,
+    StoreError,
     ToolError,
     UnknownToolError,
     ValidationError,
@@ -47,6 +49,7 @@ __all__ = [
     "Run",
     "RunCancelled",
     "RunError",
+    "RunNotFound",
     "RunResult",
     "RunStatus",
     "RunTimedOut",
@@ -55,6 +58,7 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "StepTimedOut",
+    "StoreError",
     "StrategyResult",
     "Tool",
     "ToolError",
@@ -66,7 +70,10 @@ __all__ = [
     "Workflow",
     "WorkflowError",
     "__version__",
+    "cancel",
+    "get_run",
     "load",
+    "resume",
     "run_sync",
     "tool",
 ]

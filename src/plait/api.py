@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Self
 
 from plait.compiler import Plan, bind_inputs, compile_loaded
 from plait.definition.loader import Loaded, load_definition, parse_definition
+from plait.durable import (
+    Definition,
+    as_store,
+    new_run,
+    prepare_resume,
+    request_cancel,
+    result_from_store,
+)
 from plait.engine.result import RunResult
 from plait.engine.run import Run
 from plait.errors import ValidationError
 from plait.executors.base import Executor
+from plait.store import Store
 
 
 class Workflow:
@@ -126,6 +136,14 @@ class Workflow:
         """Compile now; raise ``ValidationError`` if anything is wrong."""
         _ = self.plan
 
+    def definition(self) -> Definition:
+        """The text recorded with each run (the file's, or the built data as JSON)."""
+        if self._source is not None:
+            file = str(Path(self._file).resolve()) if self._file is not None else None
+            return Definition(self._source, file)
+        text = json.dumps(self._data, sort_keys=True, default=_describe)
+        return Definition(text, None)
+
     # -- running --------------------------------------------------------------------
 
     def create_run(
@@ -135,15 +153,21 @@ class Workflow:
         run_id: str | None = None,
         executor: Executor | None = None,
         text_inputs: Collection[str] = (),
+        store: Store | str | Path | None = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
         Inputs named in ``text_inputs`` are text to convert by their declared type, as
-        ``--input n=5`` on the command line gives the integer 5.
+        ``--input n=5`` on the command line gives the integer 5. With ``store`` (a
+        ``Store`` or a URL), the run and every step execution are recorded there.
         """
         plan = self.plan
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
-        return Run(plan, bound, run_id=run_id, executor=executor)
+        if store is None:
+            return Run(plan, bound, run_id=run_id, executor=executor)
+        return new_run(
+            plan, bound, self.definition(), as_store(store), run_id=run_id, executor=executor
+        )
 
     async def run(
         self,
@@ -151,10 +175,12 @@ class Workflow:
         *,
         run_id: str | None = None,
         executor: Executor | None = None,
+        store: Store | str | Path | None = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
-        failed run: look at ``result.status``)."""
-        return await self.create_run(inputs, run_id=run_id, executor=executor).execute()
+        failed run: look at ``result.status``). ``store`` records it (default: not)."""
+        the_run = self.create_run(inputs, run_id=run_id, executor=executor, store=store)
+        return await the_run.execute()
 
     def __repr__(self) -> str:
         try:
@@ -162,6 +188,49 @@ class Workflow:
         except ValidationError:
             name = self._data.get("name", "?")
         return f"<Workflow {name!r}>"
+
+
+def _describe(value: Any) -> str:
+    name = getattr(value, "__qualname__", None)
+    module = getattr(value, "__module__", None)
+    return f"{module}:{name}" if name and module else repr(value)
+
+
+async def resume(
+    run_id: str,
+    *,
+    store: Store | str | Path | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    from_failure: bool = False,
+    allow_changed: bool = False,
+    workflow: Workflow | None = None,
+    executor: Executor | None = None,
+) -> RunResult:
+    """Go on with an interrupted run (its process died) or, with ``from_failure``, a
+    failed one: every step that succeeded keeps its output and is not run again.
+    ``workflow`` supplies the definition for a run built in code (with functions as
+    tools); a run from a file is resumed from the file, or its recorded text."""
+    the_run = prepare_resume(
+        run_id,
+        as_store(store),
+        inputs=inputs,
+        from_failure=from_failure,
+        allow_changed=allow_changed,
+        plan=workflow.plan if workflow is not None else None,
+        executor=executor,
+    )
+    return await the_run.execute()
+
+
+def cancel(run_id: str, *, store: Store | str | Path | None = None) -> str:
+    """Cancel a recorded run from any process; returns what happened, in words."""
+    return request_cancel(run_id, as_store(store))
+
+
+def get_run(run_id: str, *, store: Store | str | Path | None = None) -> RunResult:
+    """A recorded run's result, rebuilt from the store (its run document:
+    ``.to_document()``)."""
+    return result_from_store(as_store(store), run_id)
 
 
 def load(path: str | Path) -> Workflow:

@@ -16,6 +16,9 @@
         + PoolFull             a pool's queue was full; the step was rejected
         + RunCancelled         the run was cancelled
         + RunTimedOut          the run ran past ``maxDuration``
+      x StoreError             the store cannot be opened, read or written (exit status 2)
+        + RunNotFound          no run with that id
+        + LeaseHeld            another live process is executing the run
 
 Messages name the file, the step and the key where there is one, and say the fix
 where one is known (see ``Problem.render``).
@@ -158,3 +161,17 @@ class ToolError(StepFailed):
 
     def __init__(self, message: str, *, type: str = "ToolError", step: str | None = None) -> None:
         super().__init__(message, step=step, type=type)
+
+
+class StoreError(PlaitError):
+    """The store cannot be opened, read or written; nothing recorded was changed."""
+
+    exit_code = 2
+
+
+class RunNotFound(StoreError):
+    """No run with that id in the store."""
+
+
+class LeaseHeld(StoreError):
+    """Another live process holds the run's lease: it is executing the run now."""

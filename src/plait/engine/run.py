@@ -24,6 +24,7 @@ from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine.groups import GroupScope
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.ready import Edge, ReadyQueue, Verdict
+from plait.engine.recording import Recorder, Restored, dumps
 from plait.engine.result import RunResult, build_result
 from plait.engine.state import ResultScope, RunScope, StepState
 from plait.errors import (
@@ -33,6 +34,7 @@ from plait.errors import (
     RunTimedOut,
     StepFailed,
     StepTimedOut,
+    StoreError,
 )
 from plait.executors.base import Executor
 from plait.executors.local import LocalExecutor
@@ -53,7 +55,13 @@ class Run:
         run_id: str | None = None,
         executor: Executor | None = None,
         pools: dict[str, WorkerPool] | None = None,
+        recorder: Recorder | None = None,
+        restored: dict[str, Restored] | None = None,
+        attempts_before: dict[str, int] | None = None,
     ) -> None:
+        """``restored`` holds steps that succeeded in an earlier process (a resume): they
+        end at once with their recorded output and never run again. ``attempts_before``
+        numbers the new attempts of the others after the recorded ones."""
         self.plan = plan
         self.run_id = run_id or uuid.uuid4().hex
         self.inputs = inputs
@@ -74,6 +82,12 @@ class Run:
         self._done: asyncio.Future[None] | None = None
         self._abort_status: RunStatus | None = None
         self._resources: dict[str, Any] = {}
+        self._recorder = recorder
+        self._restored = dict(restored or {})
+        for node_id, attempts in (attempts_before or {}).items():
+            index = plan.index.get(node_id)
+            if index is not None:
+                self.states[index].attempts = attempts
 
     # -- the public surface ------------------------------------------------------------
 
@@ -91,6 +105,8 @@ class Run:
         if self.plan.max_duration is not None:
             timer = loop.call_later(self.plan.max_duration, self._on_max_duration)
         cancelled = False
+        if self._recorder is not None:
+            await self._recorder.begin(self)
         async with executor:
             self._executor = executor
             try:
@@ -105,6 +121,8 @@ class Run:
                 await self._drain()
         self.finished_at = time.time()
         result = build_result(self)
+        if self._recorder is not None:
+            await self._recorder.finish(result)
         if cancelled:
             raise asyncio.CancelledError
         return result
@@ -113,6 +131,12 @@ class Run:
         """Stop the run: running steps are cancelled, the rest skipped; status ``cancelled``."""
         if self.status is RunStatus.RUNNING:
             self.abort(RunStatus.CANCELLED, reason)
+
+    def attach_recorder(self, recorder: Recorder) -> None:
+        """Record this run in a store (before ``execute``)."""
+        if self.status is not RunStatus.PENDING:
+            raise RuntimeError(f"run {self.run_id} has started; attach a recorder before")
+        self._recorder = recorder
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -136,6 +160,9 @@ class Run:
         if st.done:
             return
         node = st.node
+        if self._restored and node.id in self._restored:
+            self._restore(st)
+            return
         if node.group is not None and not st.in_window and not self._groups[node.group].admit(st):
             self._set_status(st, StepStatus.QUEUED)
             return
@@ -172,11 +199,40 @@ class Run:
         st.task = task
         self._tasks.add(task)
 
+    def _restore(self, st: StepState) -> None:
+        """End a step that succeeded before a crash, with its recorded output. A restored
+        group's members all ended back then: the ones it had not cancelled are restored
+        too, the rest stay cancelled."""
+        node = st.node
+        if node.kind is NodeKind.GROUP:
+            for member_index in node.members:
+                member = self.states[member_index]
+                if member.done:
+                    continue
+                if member.node.id in self._restored:
+                    self._restore(member)
+                else:
+                    self.cancel_node(
+                        member,
+                        StepStatus.CANCELLED,
+                        StepStatus.CANCELLED,
+                        f"its group '{node.group_id}' had already ended",
+                    )
+        record = self._restored.pop(node.id)
+        st.started_at = record.started_at
+        st.attempts = max(st.attempts, record.attempts)
+        st.winner = record.winner
+        self.end(st, StepStatus.SUCCEEDED, output=record.output, restored=True)
+        st.finished_at = record.finished_at
+
     def _start_group(self, st: StepState) -> None:
         scope = GroupScope(self, st)
         self._groups[st.node.index] = scope
         st.started_at = time.time()
+        st.attempts += 1
         self._set_status(st, StepStatus.RUNNING)
+        if self._recorder is not None:
+            self._recorder.step_started(st, None)
         node = st.node
         if node.timeout is not None:
             scope.timer = asyncio.get_running_loop().call_later(
@@ -228,6 +284,8 @@ class Run:
         timeout = node.timeout if node.timeout is not None else pool.timeout
         while True:
             st.attempts += 1
+            if self._recorder is not None:
+                self._recorder.step_started(st, value)
             try:
                 return await self._call(st, value, timeout)
             except RunError as exc:
@@ -241,6 +299,8 @@ class Run:
             if st.attempt_errors is None:
                 st.attempt_errors = []
             st.attempt_errors.append(error)
+            if self._recorder is not None:
+                self._recorder.attempt_failed(st, error)
             pool.record(failed=True, timed_out=isinstance(error, StepTimedOut))
             slot.held = False
             pool.release()
@@ -298,10 +358,26 @@ class Run:
         error: RunError | None = None,
         reason: str | None = None,
         edge: Edge | None = None,
+        restored: bool = False,
     ) -> None:
-        """Record that a node ended, once; its consequences follow in ``_propagate``."""
+        """Record that a node ended, once; its consequences follow in ``_propagate``.
+
+        With a store, a success is released to the dependents only once it is on disk;
+        its output must be JSON, or the step fails here, naming the type."""
         if st.done:
             return
+        output_json = None
+        recorder = self._recorder
+        if recorder is not None and not restored and status is StepStatus.SUCCEEDED:
+            try:
+                output_json = dumps(output)
+            except (TypeError, ValueError) as exc:
+                status, output = StepStatus.FAILED, None
+                error = StepFailed(
+                    f"step '{st.node.id}' output cannot be stored as JSON: {exc}",
+                    step=st.node.id,
+                    type="OutputNotSerializable",
+                )
         st.done = True
         self._set_status(st, status)
         st.output = output
@@ -319,6 +395,17 @@ class Run:
                 self.error = error
         else:
             st.edge = Edge.DEAD
+        if recorder is not None and not restored:
+            if status is StepStatus.SUCCEEDED:
+                recorder.step_ended(st, output_json, lambda: self._released(st))
+                return
+            recorder.step_ended(st, None, None)
+        self._ended.append(st)
+        if not self._propagating:
+            self._propagate()
+
+    def _released(self, st: StepState) -> None:
+        """A success is on disk: now its dependents may consume it."""
         self._ended.append(st)
         if not self._propagating:
             self._propagate()
@@ -424,7 +511,7 @@ class Run:
 
     # -- the run's own end ---------------------------------------------------------------
 
-    def abort(self, status: RunStatus, reason: str) -> None:
+    def abort(self, status: RunStatus, reason: str, error: RunError | None = None) -> None:
         """End the run early: running steps stopped, waiting ones skipped."""
         if self._abort_status is not None or self.status.finished:
             return
@@ -432,15 +519,18 @@ class Run:
         running_status = (
             StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else (StepStatus.CANCELLED)
         )
-        error: RunError = (
-            RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
-        )
+        if error is None:
+            error = RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
         self.error = error
         for st in self.states:
             if not st.done:
                 self.cancel_node(st, running_status, StepStatus.SKIPPED, reason, Edge.BLOCKED)
         if not self._propagating:
             self._propagate()
+
+    def fail_store(self, exc: StoreError) -> None:
+        """The store cannot be written: stop, since nothing more could be recorded."""
+        self.abort(RunStatus.FAILED, str(exc), RunError(str(exc), type="StoreError"))
 
     def _on_max_duration(self) -> None:
         assert self.plan.max_duration is not None

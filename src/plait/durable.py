@@ -1,0 +1,379 @@
+"""Runs that outlive their process: record a new run, resume one, cancel one from
+elsewhere, and rebuild a run's result from what the store holds.
+
+    A run row has a lease (owner, expiry) renewed by a heartbeat. Whoever holds it
+    executes the run; a dead holder's lease expires (or, on the same machine, is taken
+    over at once once its process is gone), and ``resume`` can then go on with the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plait.compiler import Plan, bind_inputs, compile_loaded
+from plait.definition.loader import parse_definition, parse_text
+from plait.engine.recording import (
+    LEASE_TTL,
+    Recorder,
+    Restored,
+    dumps,
+    lease_owner,
+    loads,
+    outline,
+)
+from plait.engine.result import GroupResult, RunResult, StepResult, iso
+from plait.engine.run import Run
+from plait.errors import LeaseHeld, Problem, StoreError, WorkflowError
+from plait.executors.base import Executor
+from plait.status import RunStatus, StepStatus
+from plait.store import Store, open_store
+from plait.store.records import RunRecord, RunUpdate, StepRecord
+
+RESUMABLE = {RunStatus.RUNNING.value, RunStatus.PAUSED.value}
+RESUMABLE_FROM_FAILURE = {
+    RunStatus.FAILED.value,
+    RunStatus.TIMED_OUT.value,
+    RunStatus.CANCELLED.value,
+}
+
+
+def as_store(store: Store | str | Path | None) -> Store:
+    if store is None or isinstance(store, str | Path):
+        return open_store(None if store is None else str(store))
+    return store
+
+
+def definition_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A workflow's text as recorded with a run, and where it came from."""
+
+    text: str
+    file: str | None
+
+    @property
+    def hash(self) -> str:
+        return definition_hash(self.text)
+
+
+def new_run(
+    plan: Plan,
+    inputs: dict[str, Any],
+    definition: Definition,
+    store: Store,
+    *,
+    run_id: str | None = None,
+    executor: Executor | None = None,
+) -> Run:
+    """A run that records itself in ``store`` from its first step."""
+    run = Run(plan, inputs, run_id=run_id, executor=executor)
+    now = time.time()
+    owner = lease_owner()
+    record = RunRecord(
+        id=run.run_id,
+        workflow=plan.name,
+        status=RunStatus.RUNNING.value,
+        definition_hash=definition.hash,
+        definition=definition.text,
+        file=definition.file,
+        outline=outline(plan),
+        inputs=_dumps_inputs(inputs),
+        lease_owner=owner,
+        lease_expires_at=now + LEASE_TTL,
+        created_at=iso(now),
+        started_at=iso(now),
+        updated_at=iso(now),
+    )
+    run.attach_recorder(Recorder(store, record=record, owner=owner))
+    return run
+
+
+def prepare_resume(
+    run_id: str,
+    store: Store,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    text_inputs: Collection[str] = (),
+    from_failure: bool = False,
+    allow_changed: bool = False,
+    plan: Plan | None = None,
+    executor: Executor | None = None,
+) -> Run:
+    """Take over a run: check it may be resumed, take its lease, and return a ``Run``
+    that reuses every step that succeeded. Raises ``WorkflowError`` (it may not be
+    resumed), ``LeaseHeld`` (a live process runs it) or ``StoreError``."""
+    record = store.get_run(run_id)
+    _check_resumable(record, from_failure)
+    if plan is None:
+        plan = _recorded_plan(record, allow_changed)
+    given = dict(loads(record.inputs) or {})
+    given.update(inputs or {})
+    bound = bind_inputs(plan, given, text_keys=set(text_inputs))
+    owner = lease_owner()
+    if not _take_lease(store, record, owner):
+        raise LeaseHeld(
+            f"run {record.id} is being executed by {record.lease_owner}; wait for it, or "
+            "cancel it with plait cancel"
+        )
+    try:
+        steps = store.get_steps(record.id)
+        restored, attempts = _restorable(steps)
+        seq = store.max_event_seq(record.id)
+    except BaseException:
+        store.release_lease(record.id, owner)
+        raise
+    run = Run(
+        plan,
+        bound,
+        run_id=record.id,
+        executor=executor,
+        restored=restored,
+        attempts_before=attempts,
+    )
+    run.attach_recorder(Recorder(store, seq=seq, owner=owner))
+    return run
+
+
+def _check_resumable(record: RunRecord, from_failure: bool) -> None:
+    status = record.status
+    if status in RESUMABLE:
+        return
+    if status in RESUMABLE_FROM_FAILURE:
+        if from_failure:
+            return
+        raise WorkflowError(
+            f"run {record.id} {status}; add --from-failure to run again what did not "
+            "succeed (every step that succeeded is reused)"
+        )
+    raise WorkflowError(f"run {record.id} {status}; there is nothing to resume")
+
+
+def _take_lease(store: Store, record: RunRecord, owner: str) -> bool:
+    now = time.time()
+    if store.acquire_lease(record.id, owner, LEASE_TTL, now):
+        return True
+    # Still leased: on this machine, a holder whose process is gone can be taken over
+    # at once (the lease would expire anyway; there is no reason to wait for it).
+    fresh = store.get_run(record.id)
+    if fresh.lease_owner and _holder_is_dead(fresh.lease_owner):
+        return store.acquire_lease(record.id, owner, LEASE_TTL, now, steal_from=fresh.lease_owner)
+    return False
+
+
+def _holder_is_dead(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _recorded_plan(record: RunRecord, allow_changed: bool) -> Plan:
+    """The plan to resume with: the file as it is now if unchanged (or allowed), else
+    the definition recorded with the run."""
+    text = record.definition
+    file = record.file
+    if file is not None and Path(file).exists():
+        current = Path(file).read_text(encoding="utf-8")
+        if definition_hash(current) != record.definition_hash:
+            if not allow_changed:
+                raise WorkflowError(
+                    Problem(
+                        f"the workflow file changed since run {record.id} started; resume with "
+                        "--allow-changed to use it as it is now",
+                        file,
+                    )
+                )
+            text = current
+    if text is None:
+        raise WorkflowError(f"run {record.id} has no recorded definition to resume with")
+    json_only = file is None or file.endswith(".json")
+    data = parse_text(text, file, json_only=json_only)
+    return compile_loaded(parse_definition(data, file=file, source=text))
+
+
+def _restorable(steps: list[StepRecord]) -> tuple[dict[str, Restored], dict[str, int]]:
+    """Succeeded steps to reuse, and the highest attempt recorded for every step."""
+    restored: dict[str, Restored] = {}
+    attempts: dict[str, int] = {}
+    for step in steps:
+        attempts[step.node_id] = max(attempts.get(step.node_id, 0), step.attempt)
+        if step.status == StepStatus.SUCCEEDED.value:
+            detail = loads(step.detail) or {}
+            restored[step.node_id] = Restored(
+                output=loads(step.output),
+                attempts=step.attempt,
+                started_at=_epoch(step.started_at),
+                finished_at=_epoch(step.finished_at),
+                winner=detail.get("winner"),
+            )
+    return restored, attempts
+
+
+def request_cancel(run_id: str, store: Store) -> str:
+    """Cancel a run from anywhere. A live run sees the request within a second and
+    ends ``cancelled``; a run whose process is gone (or a paused one) is marked
+    ``cancelled`` at once. Returns what happened, in words."""
+    record = store.get_run(run_id)
+    if record.status not in RESUMABLE:
+        raise WorkflowError(f"run {record.id} already {record.status}; nothing to cancel")
+    owner = lease_owner()
+    if _take_lease(store, record, owner):  # nobody is executing it
+        store.write(
+            [
+                RunUpdate(
+                    record.id,
+                    {
+                        "status": RunStatus.CANCELLED.value,
+                        "finished_at": iso(time.time()),
+                        "error": dumps(
+                            {
+                                "type": "Cancelled",
+                                "message": "cancelled by plait cancel",
+                                "step": None,
+                            }
+                        ),
+                        "lease_owner": None,
+                        "lease_expires_at": None,
+                    },
+                )
+            ]
+        )
+        return f"run {record.id} was not executing; marked cancelled"
+    store.request_cancel(record.id)
+    return f"asked run {record.id} to cancel; it stops within a few seconds"
+
+
+# -- results from records -------------------------------------------------------------
+
+
+def result_from_store(store: Store, run_id: str) -> RunResult:
+    """Rebuild a run's ``RunResult`` (and so its run document) from its records."""
+    record = store.get_run(run_id)
+    steps = store.get_steps(record.id)
+    shape = loads(record.outline) or {"nodes": [], "terminals": []}
+    latest: dict[str, StepRecord] = {}
+    errors: dict[str, list[dict[str, Any]]] = {}
+    for step in sorted(steps, key=lambda s: s.attempt):
+        previous = latest.get(step.node_id)
+        if previous is not None and previous.error is not None:
+            errors.setdefault(step.node_id, []).append(loads(previous.error))
+        latest[step.node_id] = step
+    results: dict[str, StepResult] = {}
+    for node in shape["nodes"]:
+        results[node["id"]] = _step_result(
+            node["id"], latest.get(node["id"]), errors.get(node["id"], [])
+        )
+    groups = {
+        node["group_id"]: _group_result(node, results, latest.get(node["id"]))
+        for node in shape["nodes"]
+        if node["kind"] == "group"
+    }
+    return RunResult(
+        run_id=record.id,
+        workflow=record.workflow,
+        status=RunStatus(record.status),
+        outputs=loads(record.outputs),
+        error=loads(record.error),
+        started_at=_epoch(record.started_at),
+        finished_at=_epoch(record.finished_at),
+        steps=results,
+        groups=groups,
+        stats=loads(record.stats) or {},
+    )
+
+
+def _step_result(
+    node_id: str, step: StepRecord | None, attempt_errors: list[dict[str, Any]]
+) -> StepResult:
+    if step is None:
+        return StepResult(node_id, StepStatus.PENDING, None, None, 0, None, None)
+    return StepResult(
+        id=node_id,
+        status=StepStatus(step.status),
+        output=loads(step.output),
+        error=loads(step.error),
+        attempts=step.attempt,
+        started_at=_epoch(step.started_at),
+        finished_at=_epoch(step.finished_at),
+        reason=step.reason,
+        attempt_errors=tuple(attempt_errors),
+    )
+
+
+def _group_result(
+    node: dict[str, Any], results: dict[str, StepResult], step: StepRecord | None
+) -> GroupResult:
+    members = [results[m] for m in node["members"] if m in results]
+    own = results[node["id"]]
+    detail = loads(step.detail) if step is not None else None
+    return GroupResult(
+        group_id=node["group_id"],
+        step_id=node["id"],
+        strategy=node["strategy"],
+        completed_steps=[m.id for m in members if m.status is StepStatus.SUCCEEDED],
+        failed_steps=[
+            m.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
+        ],
+        skipped_steps=[
+            m.id for m in members if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
+        ],
+        duration=own.duration_ms,
+        success=own.status is StepStatus.SUCCEEDED,
+        results={m.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
+        errors={m.id: m.error for m in members if m.error is not None},
+        winner=(detail or {}).get("winner"),
+        status=own.status,
+    )
+
+
+def _epoch(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _dumps_inputs(inputs: dict[str, Any]) -> str:
+    return json.dumps(inputs, separators=(",", ":"), default=repr)
+
+
+__all__ = [
+    "Definition",
+    "LeaseHeld",
+    "StoreError",
+    "as_store",
+    "new_run",
+    "prepare_resume",
+    "request_cancel",
+    "result_from_store",
+]

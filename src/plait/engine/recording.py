@@ -1,0 +1,362 @@
+"""Recording a run in a store without ever blocking the event loop.
+
+Transitions become records on the loop (cheap: a JSON dump and a queue put) and a
+writer thread commits them in batches, one transaction per batch (group commit):
+
+    loop:   step ends ──put──▶ [queue] ──▶ writer thread: commit batch
+    loop:   ◀──call_soon_threadsafe── "durable": release the step's dependents
+
+A step's success is released to its dependents only once it is on disk, so what a
+dependent consumed is what a resume will reuse. Failures and skips need no wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plait.compiler.plan import NodeKind, Plan
+from plait.engine.result import RunResult, iso
+from plait.engine.state import StepState
+from plait.errors import RunError, StoreError
+from plait.status import StepStatus
+from plait.store.base import Store
+from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
+
+if TYPE_CHECKING:
+    from plait.engine.run import Run
+
+LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
+POLL_INTERVAL = 0.5  # how often a run looks for a cancel request from another process
+_FLUSH = object()
+_STOP = object()
+
+Callback = Callable[[], None]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def lease_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class BatchWriter:
+    """A thread that commits queued writes in batches and reports back to the loop."""
+
+    def __init__(
+        self, store: Store, loop: asyncio.AbstractEventLoop, on_error: Callable[[StoreError], None]
+    ) -> None:
+        self._store = store
+        self._loop = loop
+        self._on_error = on_error
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name="plait-writer", daemon=True)
+        self.failed: StoreError | None = None
+        self.batches = 0
+        self._thread.start()
+
+    def put(self, write: Write, done: Callback | None = None) -> None:
+        self._queue.put((write, done))
+
+    def flush(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def done() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self._queue.put((_FLUSH, done))
+        return future
+
+    async def close(self) -> None:
+        await self.flush()
+        self._queue.put((_STOP, None))
+        await asyncio.to_thread(self._thread.join)
+
+    def _main(self) -> None:
+        get = self._queue.get
+        get_nowait = self._queue.get_nowait
+        while True:
+            batch: list[Write] = []
+            callbacks: list[Callback] = []
+            item, done = get()
+            stop = False
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif item is not _FLUSH:
+                    batch.append(item)
+                if done is not None:
+                    callbacks.append(done)
+                if len(batch) >= 5000:
+                    break
+                try:
+                    item, done = get_nowait()
+                except queue.Empty:
+                    break
+            self._commit(batch)
+            if callbacks:
+                self._loop.call_soon_threadsafe(_run_all, callbacks)
+            if stop:
+                return
+
+    def _commit(self, batch: list[Write]) -> None:
+        if not batch or self.failed is not None:
+            return
+        try:
+            self._store.write(batch)
+            self.batches += 1
+        except StoreError as exc:
+            self.failed = exc
+            self._loop.call_soon_threadsafe(self._on_error, exc)
+        except Exception as exc:  # a bug or a driver error not translated: never lose it
+            self.failed = StoreError(f"store {self._store.url}: cannot write: {exc!r}")
+            self._loop.call_soon_threadsafe(self._on_error, self.failed)
+
+
+def _run_all(callbacks: list[Callback]) -> None:
+    for callback in callbacks:
+        callback()
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A step that succeeded in an earlier process, as its record says."""
+
+    output: Any
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+    winner: str | None = None
+
+
+class Recorder:
+    """Everything one run writes: its row, its step executions, its events, its lease.
+
+    ``record`` is a new run's row (written before the first step starts); for a resumed
+    run it is None, ``owner`` already holds the lease, and ``seq`` is the last event's.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        record: RunRecord | None = None,
+        seq: int = 0,
+        owner: str | None = None,
+        lease_ttl: float = LEASE_TTL,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.store = store
+        self.record = record
+        self.owner = (
+            owner or (record.lease_owner if record is not None else None) or (lease_owner())
+        )
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self._writer: BatchWriter | None = None
+        self._seq = seq
+        self._run: Run | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.error: StoreError | None = None
+
+    # -- the run's life -------------------------------------------------------------
+
+    async def begin(self, run: Run) -> None:
+        """Start recording: write a new run's row, or mark a resumed one running."""
+        self._run = run
+        loop = asyncio.get_running_loop()
+        if self.record is not None:
+            await asyncio.to_thread(self.store.write, [self.record])
+        else:
+            update = RunUpdate(
+                run.run_id,
+                {
+                    "status": "running",
+                    "finished_at": None,
+                    "cancel_requested": False,
+                    "updated_at": iso(time.time()),
+                },
+            )
+            await asyncio.to_thread(self.store.write, [update])
+        self._writer = BatchWriter(self.store, loop, self._on_store_error)
+        self.event("run_started" if self.record is not None else "run_resumed")
+        self._watch = asyncio.create_task(self._watch_loop())
+
+    async def finish(self, result: RunResult) -> None:
+        """Record the run's end, wait until everything is on disk, give the lease back.
+        Raises ``StoreError`` if anything could not be written."""
+        assert self._writer is not None
+        assert self._run is not None
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        self.event("run_finished", payload={"status": result.status.value})
+        values = {
+            "status": result.status.value,
+            "outputs": _dumps_loose(result.outputs),
+            "error": None if result.error is None else dumps(result.error),
+            "stats": dumps(result.stats),
+            "started_at": iso(result.started_at),
+            "finished_at": iso(result.finished_at),
+            "updated_at": iso(time.time()),
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        self._writer.put(RunUpdate(self._run.run_id, values))
+        await self._writer.close()
+        if self._writer.failed is not None:
+            self.error = self._writer.failed
+        if self.error is not None:
+            raise self.error
+
+    async def _watch_loop(self) -> None:
+        """Poll for a cancel request from another process; keep the lease alive."""
+        run = self._run
+        assert run is not None
+        last_renewal = time.time()
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                if await asyncio.to_thread(self.store.cancel_requested, run.run_id):
+                    run.cancel("cancelled from another process (plait cancel)")
+                now = time.time()
+                if now - last_renewal >= self.lease_ttl / 3:
+                    held = await asyncio.to_thread(
+                        self.store.renew_lease, run.run_id, self.owner, self.lease_ttl, now
+                    )
+                    last_renewal = now
+                    if not held:
+                        run.cancel("lost the run's lease to another process")
+            except StoreError as exc:
+                self._on_store_error(exc)
+                return
+
+    def _on_store_error(self, exc: StoreError) -> None:
+        if self.error is None:
+            self.error = exc
+        if self._run is not None:
+            self._run.fail_store(exc)
+
+    # -- transitions ------------------------------------------------------------------
+
+    def event(self, kind: str, node_id: str | None = None, payload: Any = None) -> None:
+        assert self._writer is not None
+        assert self._run is not None
+        self._seq += 1
+        self._writer.put(
+            EventRecord(
+                run_id=self._run.run_id,
+                seq=self._seq,
+                time=iso(time.time()) or "",
+                kind=kind,
+                node_id=node_id,
+                payload=None if payload is None else dumps(payload),
+            )
+        )
+
+    def step_started(self, st: StepState, value: Any) -> None:
+        assert self._writer is not None
+        self._writer.put(self._step_record(st, input=_dumps_loose(value)))
+        self.event("step_started", st.node.id, {"attempt": st.attempts})
+
+    def attempt_failed(self, st: StepState, error: RunError) -> None:
+        assert self._writer is not None
+        self._writer.put(
+            self._step_record(
+                st,
+                status=StepStatus.FAILED.value,
+                error=dumps(error.to_dict()),
+                finished=True,
+                finished_at=time.time(),
+            )
+        )
+        self.event("step_retrying", st.node.id, {"attempt": st.attempts, **error.to_dict()})
+
+    def step_ended(self, st: StepState, output_json: str | None, durable: Callback | None) -> None:
+        assert self._writer is not None
+        detail = {"winner": st.winner} if st.winner is not None else None
+        self.event("step_ended", st.node.id, {"status": st.status.value, "attempt": st.attempts})
+        self._writer.put(
+            self._step_record(
+                st,
+                output=output_json,
+                error=None if st.error is None else dumps(st.error.to_dict()),
+                detail=None if detail is None else dumps(detail),
+                finished=True,
+            ),
+            durable,
+        )
+
+    def _step_record(
+        self,
+        st: StepState,
+        *,
+        status: str | None = None,
+        input: str | None = None,
+        output: str | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+        finished: bool = False,
+        finished_at: float | None = None,
+    ) -> StepRecord:
+        assert self._run is not None
+        node = st.node
+        parent = self._run.plan.nodes[node.group] if node.group is not None else None
+        return StepRecord(
+            run_id=self._run.run_id,
+            node_id=node.id,
+            attempt=st.attempts,
+            step_id=node.id,
+            status=status or st.status.value,
+            parent_step_id=parent.id if parent is not None else None,
+            join_policy=parent.strategy.value if parent is not None else None,
+            input=input,
+            output=output,
+            error=error,
+            reason=st.reason,
+            detail=detail,
+            started_at=iso(st.started_at),
+            finished_at=iso(finished_at or st.finished_at) if finished else None,
+        )
+
+
+def _dumps_loose(value: Any) -> str | None:
+    """A step's input, for the record: anything JSON cannot hold is shown by its repr."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):
+        return json.dumps(repr(value))
+
+
+def outline(plan: Plan) -> str:
+    """The plan's shape, kept with the run so its document can be rebuilt without the
+    workflow file: which nodes are groups, their members, strategies and ids."""
+    nodes = []
+    for node in plan.nodes:
+        entry: dict[str, Any] = {"id": node.id, "kind": node.kind.value}
+        if node.kind is NodeKind.GROUP:
+            entry.update(
+                group_id=node.group_id,
+                strategy=node.strategy.value,
+                members=[plan.nodes[m].id for m in node.members],
+            )
+        nodes.append(entry)
+    return dumps({"nodes": nodes, "terminals": [plan.nodes[i].id for i in plan.terminals]})

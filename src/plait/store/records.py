@@ -1,0 +1,81 @@
+"""What the store keeps: one record per run, per step execution attempt, per event.
+
+Frozen dataclasses, so a record handed to the writer thread cannot change under it.
+JSON-valued fields hold already-serialized text: serialization happens on the event
+loop, where a value JSON cannot hold fails its step with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    workflow: str
+    status: str
+    definition_hash: str | None = None
+    definition: str | None = None  # the workflow file's text, or its data as JSON
+    file: str | None = None
+    outline: str | None = None  # JSON: the plan's shape, to rebuild documents
+    inputs: str | None = None  # JSON
+    outputs: str | None = None  # JSON
+    error: str | None = None  # JSON
+    stats: str | None = None  # JSON
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    cancel_requested: bool = False
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One attempt of one step execution (seed 002's tracking columns included)."""
+
+    run_id: str
+    node_id: str
+    attempt: int
+    step_id: str
+    status: str
+    parent_step_id: str | None = None  # the enclosing group/map/loop step
+    branch_name: str | None = None
+    branch_index: int | None = None
+    loop_iteration: int | None = None
+    join_policy: str | None = None  # the enclosing group's wait strategy
+    input: str | None = None  # JSON
+    output: str | None = None  # JSON
+    error: str | None = None  # JSON
+    reason: str | None = None
+    detail: str | None = None  # JSON: e.g. a group's winner
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.run_id, self.node_id, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    run_id: str
+    seq: int
+    time: str
+    kind: str
+    node_id: str | None = None
+    payload: str | None = None  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpdate:
+    """Set some columns of a run row."""
+
+    run_id: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+Write = RunRecord | StepRecord | EventRecord | RunUpdate

@@ -1,0 +1,182 @@
+"""The SQLAlchemy store shared by SQLite and PostgreSQL; dialects subclass it."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from plait.errors import RunNotFound, StoreError
+from plait.store.migrations import migrate
+from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
+from plait.store.schema import events, runs, step_executions
+
+_STEP_COLUMNS = [f.name for f in dataclasses.fields(StepRecord)]
+_RUN_COLUMNS = [f.name for f in dataclasses.fields(RunRecord)]
+_EVENT_COLUMNS = [f.name for f in dataclasses.fields(EventRecord)]
+_STEP_KEY = ("run_id", "node_id", "attempt")
+
+
+class SqlStore:
+    """Runs, step executions and events in a relational database."""
+
+    # The dialect's INSERT, which has ``on_conflict_do_update`` (SQLite and PostgreSQL).
+    insert: Callable[[Table], Any]
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        with self._translate("open"), self.engine.begin() as conn:
+            migrate(conn, url)
+
+    @contextlib.contextmanager
+    def _translate(self, what: str) -> Iterator[None]:
+        """Database errors become one-line ``StoreError``s naming the store."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            message = str(cause).strip().splitlines()[0] if str(cause).strip() else repr(cause)
+            raise StoreError(f"store {self.url}: cannot {what}: {message}") from None
+
+    # -- writes ------------------------------------------------------------------
+
+    def write(self, batch: Sequence[Write]) -> None:
+        new_runs: list[dict[str, Any]] = []
+        updates: list[RunUpdate] = []
+        steps: dict[tuple[str, str, int], dict[str, Any]] = {}
+        new_events: list[dict[str, Any]] = []
+        for item in batch:
+            if isinstance(item, StepRecord):
+                steps[item.key] = _row(item, _STEP_COLUMNS)  # the latest state of a key wins
+            elif isinstance(item, EventRecord):
+                new_events.append(_row(item, _EVENT_COLUMNS))
+            elif isinstance(item, RunUpdate):
+                updates.append(item)
+            else:
+                new_runs.append(_row(item, _RUN_COLUMNS))
+        with self._translate("write"), self.engine.begin() as conn:
+            if new_runs:
+                conn.execute(runs.insert(), new_runs)
+            if steps:
+                self._upsert_steps(conn, list(steps.values()))
+            if new_events:
+                conn.execute(events.insert(), new_events)
+            for update in updates:
+                conn.execute(runs.update().where(runs.c.id == update.run_id).values(update.values))
+
+    def _upsert_steps(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        stmt: Insert = self.insert(step_executions)
+        excluded = stmt.excluded  # type: ignore[attr-defined]
+        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=list(_STEP_KEY),
+            set_={c: getattr(excluded, c) for c in _STEP_COLUMNS if c not in _STEP_KEY},
+        )
+        conn.execute(stmt, rows)
+
+    # -- leases and cancellation -------------------------------------------------------
+
+    def acquire_lease(
+        self, run_id: str, owner: str, ttl: float, now: float, steal_from: str | None = None
+    ) -> bool:
+        free = (
+            (runs.c.lease_owner.is_(None))
+            | (runs.c.lease_expires_at < now)
+            | (runs.c.lease_owner == owner)
+        )
+        if steal_from is not None:
+            free = free | (runs.c.lease_owner == steal_from)
+        stmt = (
+            runs.update()
+            .where(runs.c.id == run_id)
+            .where(free)
+            .values(lease_owner=owner, lease_expires_at=now + ttl)
+        )
+        with self._translate("take the run's lease"), self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def renew_lease(self, run_id: str, owner: str, ttl: float, now: float) -> bool:
+        stmt = (
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.lease_owner == owner)
+            .values(lease_expires_at=now + ttl)
+        )
+        with self._translate("renew the run's lease"), self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        stmt = (
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        with self._translate("release the run's lease"), self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def request_cancel(self, run_id: str) -> None:
+        stmt = runs.update().where(runs.c.id == run_id).values(cancel_requested=True)
+        with self._translate("request cancellation"), self.engine.begin() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                raise RunNotFound(f"no run {run_id!r} in {self.url}")
+
+    def cancel_requested(self, run_id: str) -> bool:
+        stmt = select(runs.c.cancel_requested).where(runs.c.id == run_id)
+        with self._translate("read the run"), self.engine.connect() as conn:
+            return bool(conn.execute(stmt).scalar_one_or_none())
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._translate("read the run"), self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if row is None and run_id:
+                like = run_id.replace("%", "").replace("_", "") + "%"
+                found = conn.execute(select(runs).where(runs.c.id.like(like)).limit(2))
+                rows = list(found.mappings())
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise RunNotFound(f"no run {run_id!r} in {self.url}")
+        return RunRecord(**dict(row))
+
+    def list_runs(
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        stmt = select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(runs.c.status == status)
+        if workflow is not None:
+            stmt = stmt.where(runs.c.workflow == workflow)
+        with self._translate("list runs"), self.engine.connect() as conn:
+            return [RunRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        stmt = (
+            select(step_executions)
+            .where(step_executions.c.run_id == run_id)
+            .order_by(
+                step_executions.c.started_at, step_executions.c.node_id, step_executions.c.attempt
+            )
+        )
+        with self._translate("read step executions"), self.engine.connect() as conn:
+            return [StepRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+
+    def get_events(self, run_id: str) -> list[EventRecord]:
+        stmt = select(events).where(events.c.run_id == run_id).order_by(events.c.seq)
+        with self._translate("read events"), self.engine.connect() as conn:
+            return [EventRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+
+    def max_event_seq(self, run_id: str) -> int:
+        stmt = select(func.max(events.c.seq)).where(events.c.run_id == run_id)
+        with self._translate("read events"), self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one_or_none() or 0)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _row(record: Any, columns: list[str]) -> dict[str, Any]:
+    return {c: getattr(record, c) for c in columns}
