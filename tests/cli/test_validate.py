@@ -252,7 +252,7 @@ def test_missing_file(plait_cli: Invoke, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "what"), [("- a\n- b\n", "a list"), ("just text\n", "a str"), ("", "empty")]
+    ("text", "what"), [("- a\n- b\n", "a list"), ("just text\n", "a string"), ("", "empty")]
 )
 def test_document_that_is_not_a_mapping(
     plait_cli: Invoke, write: Write, text: str, what: str

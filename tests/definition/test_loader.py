@@ -79,9 +79,50 @@ def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
     assert info.value.problems == [Problem("no such file", file=str(path))]
 
 
+def test_a_key_given_twice_in_yaml_is_an_error(write: Write) -> None:
+    # PyYAML alone keeps the last value and drops the first without a word.
+    path = write("wf.yaml", "name: w\nsteps:\n  - id: a\n    dependsOn: [x]\n    dependsOn: [y]\n")
+    with pytest.raises(LoadError) as info:
+        load_definition(path)
+    [problem] = info.value.problems
+    assert problem.file == str(path)
+    assert problem.message == "invalid YAML at line 5, column 5: the key 'dependsOn' is given twice"
+
+
+def test_a_key_given_twice_in_json_is_an_error(write: Write) -> None:
+    path = write("wf.json", '{"name": "w", "steps": [{"id": "a", "tool": "noop", "tool": "echo"}]}')
+    with pytest.raises(LoadError, match="invalid JSON: the key 'tool' is given twice"):
+        load_definition(path)
+
+
+def test_yaml_merge_keys_may_be_overridden(write: Write) -> None:
+    path = write(
+        "wf.yaml",
+        """
+        name: w
+        steps:
+          - &base {id: a, tool: echo, timeout: 1s}
+          - <<: *base
+            id: b
+            timeout: 2s
+        """,
+    )
+    loaded = load_definition(path)
+    assert loaded.problems == []
+    assert loaded.definition is not None
+    b = loaded.definition.steps[1]
+    assert (b.id, b.tool, b.timeout) == ("b", "echo", 2.0)
+
+
+def test_a_step_that_is_not_a_mapping() -> None:
+    [problem] = problems_of({"name": "w", "steps": ["fetch", {"id": "a", "tool": "noop"}]})
+    assert problem.step == "#1"
+    assert problem.message == "a step is a mapping with an 'id'; this one is a string"
+
+
 @pytest.mark.parametrize(
     ("data", "what"),
-    [(None, "empty"), ([1, 2], "a list"), ("hello", "a str"), (42, "a int")],
+    [(None, "empty"), ([1, 2], "a list"), ("hello", "a string"), (42, "a number")],
 )
 def test_document_that_is_not_a_mapping_is_one_problem(data: object, what: str) -> None:
     loaded = parse_definition(data, file="wf.yaml")

@@ -53,10 +53,48 @@ def read_document(path: str | Path) -> tuple[Any, str]:
     return parse_text(text, name, json_only=path.suffix.lower() == ".json"), text
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+
+    YAML requires unique keys, but PyYAML keeps the last one and silently drops the
+    first: ``dependsOn: [a]`` ... ``dependsOn: [b]`` would lose ``a``.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key_node.value!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
     if json_only:
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_pairs)
+        except _DuplicateKey as exc:
+            raise LoadError(
+                Problem(f"invalid JSON: the key {exc.args[0]!r} is given twice in one object", file)
+            ) from None
         except json.JSONDecodeError as exc:
             raise LoadError(
                 Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file)
@@ -64,7 +102,7 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
         except RecursionError:
             raise LoadError(Problem("invalid JSON: nested too deeply", file)) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -82,8 +120,9 @@ def load_definition(path: str | Path) -> Loaded:
 def parse_definition(data: Any, *, file: str | None = None, source: str | None = None) -> Loaded:
     """Validate raw data against the schema, one step at a time, so every problem is found."""
     if not isinstance(data, dict):
-        what = "empty" if data is None else f"a {type(data).__name__}"
-        problem = Problem(f"a workflow is a mapping with 'name' and 'steps'; this one is {what}")
+        problem = Problem(
+            f"a workflow is a mapping with 'name' and 'steps'; this one is {_what(data)}"
+        )
         return Loaded(None, [_in_file(problem, file)], file, source, set())
     problems: list[Problem] = []
     raw_steps = data.get("steps", [])
@@ -98,6 +137,10 @@ def parse_definition(data: Any, *, file: str | None = None, source: str | None =
         if isinstance(raw, StepDef):
             steps.append(raw)
             continue
+        if not isinstance(raw, dict):
+            message = f"a step is a mapping with an 'id'; this one is {_what(raw)}"
+            problems.append(Problem(message, file, label))
+            continue
         try:
             steps.append(StepDef.model_validate(raw))
         except pydantic.ValidationError as exc:
@@ -111,6 +154,15 @@ def parse_definition(data: Any, *, file: str | None = None, source: str | None =
         problems.extend(_problems(exc, file, None, data))
         definition = None
     return Loaded(definition, problems, file, source, bad_ids)
+
+
+_KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
+
+
+def _what(value: Any) -> str:
+    if value is None:
+        return "empty"
+    return _KINDS.get(type(value), f"a {type(value).__name__}")
 
 
 def require_valid(loaded: Loaded) -> WorkflowDef:
