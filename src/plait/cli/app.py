@@ -1,4 +1,4 @@
-"""The ``plait`` command: run, validate, graph.
+"""The ``plait`` command: run, validate, graph; runs list/show, resume, cancel.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
 or the command line is invalid (nothing was run).
@@ -21,13 +21,15 @@ from rich.console import Console
 from rich.text import Text
 
 from plait.api import Workflow, load
-from plait.cli.progress import Progress, render_summary
+from plait.cli.progress import Progress, render_runs, render_summary
 from plait.compiler.render import RENDERERS
 from plait.definition.loader import read_document
+from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult
 from plait.engine.run import Run
-from plait.errors import Problem, WorkflowError
+from plait.errors import Problem, StoreError, WorkflowError
 from plait.status import RunStatus
+from plait.store import Store, open_store, store_url
 
 app = typer.Typer(
     name="plait",
@@ -39,7 +41,26 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
+runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="PLAIT_STORE",
+        help="Where runs are recorded: a file path (SQLite), postgresql://..., or memory://. "
+        "Default: .plait/plait.db here.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
+]
 
 
 class GraphFormat(StrEnum):
@@ -54,6 +75,27 @@ def _fail_invalid(exc: WorkflowError) -> typer.Exit:
     count = len(exc.problems)
     err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.")
     return typer.Exit(EXIT_INVALID)
+
+
+def _fail_store(exc: StoreError | WorkflowError) -> typer.Exit:
+    """One line, exit status 2: the store, or a run that cannot be resumed or cancelled."""
+    err.print(Text.assemble(("error", "red"), f": {_plain(exc)}"), soft_wrap=True)
+    return typer.Exit(EXIT_INVALID)
+
+
+def _plain(exc: Exception) -> str:
+    problems = getattr(exc, "problems", None)
+    if problems and len(problems) == 1 and problems[0].step is None and problems[0].key is None:
+        problem = problems[0]
+        return f"{problem.file}: {problem.message}" if problem.file else problem.message
+    return str(exc)
+
+
+def _open(url: str | None) -> Store:
+    try:
+        return open_store(store_url(url))
+    except StoreError as exc:
+        raise _fail_store(exc) from None
 
 
 def _load(file: Path) -> Workflow:
@@ -88,32 +130,43 @@ def _parse_inputs(pairs: list[str], input_file: Path | None) -> tuple[dict[str, 
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
-    input: Annotated[
-        list[str] | None,
-        typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
-    ] = None,
+    input: InputOption = None,
     input_file: Annotated[
         Path | None, typer.Option("--input-file", help="A YAML or JSON file of inputs.")
     ] = None,
+    store: StoreOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run document as JSON on stdout.")
     ] = False,
 ) -> None:
-    """Run a workflow; show live progress on a terminal."""
+    """Run a workflow and record it; show live progress on a terminal."""
     wf = _load(file)
+    the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
-        the_run = wf.create_run(values, text_inputs=text_keys)
+        the_run = wf.create_run(values, text_inputs=text_keys, store=the_store)
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
+    _finish(the_run, as_json)
+
+
+def _finish(the_run: Run, as_json: bool) -> None:
+    """Execute, print the result, exit with the run's status."""
     show_progress = not as_json and err.is_terminal
-    result = asyncio.run(_execute(the_run, show_progress))
+    try:
+        result = asyncio.run(_execute(the_run, show_progress))
+    except StoreError as exc:
+        raise _fail_store(exc) from None
+    _print_result(result, as_json)
+    raise typer.Exit(EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED)
+
+
+def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result.to_document(), default=_json_default) + "\n")
         sys.stdout.flush()
     else:
         render_summary(out, result)
-    raise typer.Exit(EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED)
 
 
 async def _execute(the_run: Run, show_progress: bool) -> RunResult:
@@ -175,6 +228,104 @@ def graph(
     """Print the compiled DAG as Mermaid or Graphviz dot."""
     wf = _load(file)
     sys.stdout.write(RENDERERS[format.value](wf.plan))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")],
+    input: InputOption = None,
+    from_failure: Annotated[
+        bool,
+        typer.Option("--from-failure", help="Go on with a failed, timed-out or cancelled run."),
+    ] = False,
+    allow_changed: Annotated[
+        bool,
+        typer.Option("--allow-changed", help="Use the workflow file even if it changed."),
+    ] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Go on with an interrupted run: steps that succeeded are reused, not run again."""
+    the_store = _open(store)
+    try:
+        values, text_keys = _parse_inputs(input or [], None)
+        the_run = prepare_resume(
+            run_id,
+            the_store,
+            inputs=values,
+            text_inputs=text_keys,
+            from_failure=from_failure,
+            allow_changed=allow_changed,
+        )
+    except (WorkflowError, StoreError) as exc:
+        raise _fail_store(exc) from None
+    _finish(the_run, as_json)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")],
+    store: StoreOption = None,
+) -> None:
+    """Cancel a running or paused run, from any terminal."""
+    the_store = _open(store)
+    try:
+        message = request_cancel(run_id, the_store)
+    except (WorkflowError, StoreError) as exc:
+        raise _fail_store(exc) from None
+    out.print(message, markup=False, soft_wrap=True)
+
+
+@runs_app.command("list")
+def runs_list(
+    status: Annotated[
+        RunStatus | None, typer.Option("--status", help="Only runs with this status.")
+    ] = None,
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="Only runs of this workflow.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recorded runs, newest first."""
+    the_store = _open(store)
+    try:
+        records = the_store.list_runs(
+            status=status.value if status is not None else None, workflow=workflow, limit=limit
+        )
+    except StoreError as exc:
+        raise _fail_store(exc) from None
+    if as_json:
+        rows = [
+            {
+                "run_id": r.id,
+                "workflow": r.workflow,
+                "status": r.status,
+                "created_at": r.created_at,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+            }
+            for r in records
+        ]
+        sys.stdout.write(json.dumps(rows) + "\n")
+    else:
+        render_runs(out, records)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique prefix of it).")],
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One recorded run: its steps, groups, outputs (the run document with --json)."""
+    the_store = _open(store)
+    try:
+        result = result_from_store(the_store, run_id)
+    except StoreError as exc:
+        raise _fail_store(exc) from None
+    _print_result(result, as_json)
 
 
 def main() -> None:

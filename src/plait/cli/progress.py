@@ -20,6 +20,7 @@ from rich.text import Text
 from plait.engine.result import RunResult
 from plait.engine.run import Run
 from plait.status import RunStatus, StepStatus
+from plait.store.records import RunRecord
 
 STATUS_STYLE = {
     StepStatus.SUCCEEDED: "green",
@@ -143,3 +144,36 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
     if result.outputs is not None:
         console.print("outputs:")
         console.print_json(json.dumps(result.outputs, default=repr))
+
+
+def render_runs(console: Console, records: list[RunRecord]) -> None:
+    """``plait runs list``: one line a run, newest first."""
+    if not records:
+        console.print("no runs recorded")
+        return
+    table = Table()
+    for column in ("run id", "workflow", "status", "started", "duration"):
+        table.add_column(
+            column,
+            justify="right" if column == "duration" else "left",
+            no_wrap=column in ("run id", "started"),
+        )
+    for record in records:
+        status = RunStatus(record.status)
+        table.add_row(
+            record.id[:12],  # a unique prefix is enough for show, resume and cancel
+            record.workflow,
+            Text(status.value, style=RUN_STYLE.get(status, "")),
+            (record.started_at or "")[:19].replace("T", " "),
+            _duration(record.started_at, record.finished_at),
+        )
+    console.print(table)
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return ""
+    from datetime import datetime
+
+    seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
