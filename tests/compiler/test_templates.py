@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import plait
 from plait.errors import ExpressionError
@@ -117,6 +119,28 @@ def test_bad_lookup_is_an_expression_error(text: str, message: str) -> None:
 def test_bad_syntax_is_an_expression_error(text: str) -> None:
     with pytest.raises(ExpressionError):
         compile_template(text)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_whole_reference_returns_any_value_unchanged(value: Any) -> None:
+    assert compile_template("${inputs.v}").render(DictScope(inputs={"v": value})) == value
+
+
+@given(st.text().filter(lambda t: "$" not in t))
+def test_text_without_a_dollar_renders_to_itself(text: str) -> None:
+    assert compile_template(text).render(SCOPE) == text
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="${}")))
+def test_escaped_reference_renders_literally(inner: str) -> None:
+    assert compile_template(f"a $${{{inner}}} b").render(SCOPE) == f"a ${{{inner}}} b"
 
 
 def test_parsed_expression_names_its_root_and_keys() -> None:
