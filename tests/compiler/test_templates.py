@@ -55,6 +55,12 @@ def test_mixed_text_interpolates_to_a_string() -> None:
     )
 
 
+def test_interpolated_data_keeps_non_ascii_text() -> None:
+    scope = DictScope(inputs={"who": {"name": "Zoë", "city": "東京"}})
+    rendered = compile_template("who: ${inputs.who}").render(scope)
+    assert rendered == 'who: {"name": "Zoë", "city": "東京"}'
+
+
 def test_two_references_side_by_side_are_text() -> None:
     assert render("${inputs.n}${inputs.n}") == "55"
 

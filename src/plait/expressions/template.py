@@ -178,6 +178,6 @@ def _text(value: Any) -> str:
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value)
     try:
-        return json.dumps(value, default=str)
+        return json.dumps(value, default=str, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
