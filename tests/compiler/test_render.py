@@ -112,3 +112,26 @@ def test_graph_with_implicit_dependencies_shows_them() -> None:
     )
     assert dot_edges(plan) == {("a", "b")}
     assert mermaid_graph(plan)[1] == {("a", "b")}
+
+
+def test_nested_groups_are_nested_subgraphs_and_clusters() -> None:
+    plan = compile_data(
+        {
+            "name": "nest",
+            "steps": [
+                {"id": "outer", "parallelGroup": {"steps": ["inner", "c"]}},
+                {"id": "inner", "parallelGroup": {"steps": ["a"], "waitStrategy": "race"}},
+                {"id": "a", "tool": "noop"},
+                {"id": "c", "tool": "noop"},
+            ],
+        }
+    )
+    mermaid = to_mermaid(plan)
+    outer = re.search(r'subgraph \S+\["outer \[all\]"\]\n(.*)\n    end\n', mermaid, re.S)
+    assert outer is not None
+    assert re.search(r'subgraph \S+\["inner \[race\]"\]\n\s+\S+\["a \(noop\)"\]\n\s+end', outer[1])
+    assert mermaid.count("subgraph") == 2
+    dot = to_dot(plan)
+    outer_at = dot.index('subgraph "cluster_outer"')
+    inner_at = dot.index('subgraph "cluster_inner"')
+    assert outer_at < inner_at < dot.index('"a" [label="a (noop)"];')

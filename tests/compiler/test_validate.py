@@ -265,3 +265,14 @@ def test_a_step_that_failed_the_schema_is_not_reported_again_as_unknown() -> Non
         )
     )
     assert where(problems) == [("a", "timeout")]
+
+
+def test_group_id_used_by_another_step() -> None:
+    [p] = problems_of(
+        wf(
+            {"id": "g", "parallelGroup": {"id": "a", "steps": []}},
+            {"id": "a", "tool": "noop"},
+        )
+    )
+    assert (p.step, p.key) == ("g", "parallelGroup.id")
+    assert "group id 'a' is already used" in p.message
