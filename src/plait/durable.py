@@ -29,7 +29,7 @@ from plait.engine.recording import (
     loads,
     outline,
 )
-from plait.engine.result import GroupResult, RunResult, StepResult, iso
+from plait.engine.result import GroupResult, RunResult, StepResult, from_iso, iso
 from plait.engine.run import Run
 from plait.errors import LeaseHeld, Problem, StoreError, WorkflowError
 from plait.executors.base import Executor
@@ -231,8 +231,8 @@ def _restorable(steps: list[StepRecord]) -> tuple[dict[str, Restored], dict[str,
             restored[step.node_id] = Restored(
                 output=loads(step.output),
                 attempts=step.attempt,
-                started_at=_epoch(step.started_at),
-                finished_at=_epoch(step.finished_at),
+                started_at=from_iso(step.started_at),
+                finished_at=from_iso(step.finished_at),
                 winner=detail.get("winner"),
             )
     return restored, attempts
@@ -303,8 +303,8 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
         status=RunStatus(record.status),
         outputs=loads(record.outputs),
         error=loads(record.error),
-        started_at=_epoch(record.started_at),
-        finished_at=_epoch(record.finished_at),
+        started_at=from_iso(record.started_at),
+        finished_at=from_iso(record.finished_at),
         steps=results,
         groups=groups,
         stats=loads(record.stats) or {},
@@ -322,8 +322,8 @@ def _step_result(
         output=loads(step.output),
         error=loads(step.error),
         attempts=step.attempt,
-        started_at=_epoch(step.started_at),
-        finished_at=_epoch(step.finished_at),
+        started_at=from_iso(step.started_at),
+        finished_at=from_iso(step.finished_at),
         reason=step.reason,
         attempt_errors=tuple(attempt_errors),
     )
@@ -353,14 +353,6 @@ def _group_result(
         winner=(detail or {}).get("winner"),
         status=own.status,
     )
-
-
-def _epoch(text: str | None) -> float | None:
-    if text is None:
-        return None
-    from datetime import datetime
-
-    return datetime.fromisoformat(text).timestamp()
 
 
 def _dumps_inputs(inputs: dict[str, Any]) -> str:

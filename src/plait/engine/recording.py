@@ -171,6 +171,8 @@ class Recorder:
         self.poll_interval = poll_interval
         self._writer: BatchWriter | None = None
         self._seq = seq
+        # Each running step's input, so the row that ends it still carries it.
+        self._inputs: dict[int, str | None] = {}
         self._run: Run | None = None
         self._watch: asyncio.Task[None] | None = None
         self.error: StoreError | None = None
@@ -272,7 +274,8 @@ class Recorder:
 
     def step_started(self, st: StepState, value: Any) -> None:
         assert self._writer is not None
-        self._writer.put(self._step_record(st, input=_dumps_loose(value)))
+        text = self._inputs[st.node.index] = _dumps_loose(value)
+        self._writer.put(self._step_record(st, input=text))
         self.event("step_started", st.node.id, {"attempt": st.attempts})
 
     def attempt_failed(self, st: StepState, error: RunError) -> None:
@@ -281,6 +284,7 @@ class Recorder:
             self._step_record(
                 st,
                 status=StepStatus.FAILED.value,
+                input=self._inputs.get(st.node.index),
                 error=dumps(error.to_dict()),
                 finished=True,
                 finished_at=time.time(),
@@ -295,6 +299,7 @@ class Recorder:
         self._writer.put(
             self._step_record(
                 st,
+                input=self._inputs.pop(st.node.index, None),
                 output=output_json,
                 error=None if st.error is None else dumps(st.error.to_dict()),
                 detail=None if detail is None else dumps(detail),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from plait.compiler.plan import NodeKind
@@ -14,17 +14,31 @@ if TYPE_CHECKING:
     from plait.engine.run import Run
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def iso(timestamp: float | None) -> str | None:
     """ISO 8601, UTC, with microseconds."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="microseconds")
+    moment = _EPOCH + timedelta(microseconds=round(timestamp * 1e6))
+    return moment.isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> float | None:
+    """The inverse of ``iso``, exact to the microsecond."""
+    if text is None:
+        return None
+    micros = (datetime.fromisoformat(text) - _EPOCH) // timedelta(microseconds=1)
+    return micros / 1e6
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
     if start is None or end is None:
         return None
-    return round((end - start) * 1000.0, 3)
+    # Whole microseconds, as ISO timestamps hold them: a duration rebuilt from the store
+    # is then the same number as the one the run reported.
+    return (round(end * 1e6) - round(start * 1e6)) / 1000.0
 
 
 @dataclass(slots=True)
