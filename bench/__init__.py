@@ -1,0 +1,1 @@
+"""plait's benchmark suite: plait against plain asyncio. Run ``python -m bench``."""

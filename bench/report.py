@@ -1,0 +1,181 @@
+"""Targets, verdicts and the printed table. A missed target is reported, never fatal."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+Result = dict[str, Any]  # one child's JSON line (see bench.child.measure)
+
+W12_MAX_RATIO = 4.0
+W3_MAX_OVER_IDEAL = 0.10
+W4_BUDGET_S = 15.0  # for 100,000 nodes; scaled linearly for other sizes (--quick)
+W4_FULL_N = 100_000
+W4_MAX_BYTES_PER_NODE = 2048
+
+TITLES = {
+    "W1": "W1 fan-out/fan-in",
+    "W2": "W2 chain",
+    "W3": "W3 bounded sleep",
+    "W4": "W4 random DAG",
+}
+W4_PHASES = ("load", "validate", "compile", "run")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    workload: str
+    target: str
+    measured: str
+    passed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "target": self.target,
+            "measured": self.measured,
+            "result": "PASS" if self.passed else "MISS",
+        }
+
+
+def find(results: list[Result], workload: str, impl: str) -> Result | None:
+    for r in results:
+        if r["workload"] == workload and r["impl"] == impl and "error" not in r:
+            return r
+    return None
+
+
+def ratio(results: list[Result], workload: str) -> float | None:
+    plait, base = find(results, workload, "plait"), find(results, workload, "asyncio")
+    if plait is None or base is None:
+        return None
+    return float(plait["best_s"]) / float(base["best_s"])
+
+
+def w3_ideal(result: Result) -> float:
+    return math.ceil(int(result["n"]) / int(result["window"])) * float(result["sleep_s"])
+
+
+def bytes_per_node(result: Result) -> float:
+    return float(result["delta_rss_kib"]) * 1024 / int(result["n"])
+
+
+def verdicts(results: list[Result]) -> list[Verdict]:
+    found: list[Verdict] = []
+    for workload in ("W1", "W2"):
+        r = ratio(results, workload)
+        if r is not None:
+            target = f"plait ≤ {W12_MAX_RATIO:g}× asyncio"
+            found.append(Verdict(workload, target, f"{r:.2f}×", r <= W12_MAX_RATIO))
+    w3 = find(results, "W3", "plait")
+    if w3 is not None:
+        ideal = w3_ideal(w3)
+        limit = ideal * (1 + W3_MAX_OVER_IDEAL)
+        over = w3["best_s"] / ideal - 1
+        target = f"≤ {limit:.3f} s (ideal {ideal:.3f} s + 10%)"
+        measured = f"{w3['best_s']:.3f} s ({over:+.1%})"
+        base = find(results, "W3", "asyncio")
+        if base is not None:
+            measured += f"; asyncio {base['best_s'] / ideal - 1:+.1%}"
+        found.append(Verdict("W3", target, measured, w3["best_s"] <= limit))
+    w4 = find(results, "W4", "plait")
+    if w4 is not None:
+        budget = W4_BUDGET_S * w4["n"] / W4_FULL_N
+        target = f"total < {budget:g} s"
+        found.append(Verdict("W4", target, f"{w4['best_s']:.2f} s", w4["best_s"] < budget))
+        per_node = bytes_per_node(w4)
+        target = f"peak memory < {W4_MAX_BYTES_PER_NODE} B/node"
+        passed = per_node < W4_MAX_BYTES_PER_NODE
+        found.append(Verdict("W4", target, f"{per_node:,.0f} B/node", passed))
+    return found
+
+
+# -- the table ---------------------------------------------------------------------------
+
+ROW = "{:<28} {:<8} {:>10} {:>9} {:>8} {:>9} {:>10} {:>10}"
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def result_row(label: str, r: Result, results: list[Result]) -> str:
+    if "error" in r:
+        return f"{label:<28} {r['impl']:<8} ERROR: {r['error']}"
+    per_step = r["best_s"] / r["n"] * 1e6
+    rel = ratio(results, r["workload"]) if r["impl"] == "plait" else 1.0
+    setup = f"{r['setup_s']:.3f} s" if r["setup_s"] else "—"
+    return ROW.format(
+        label,
+        r["impl"],
+        f"{r['best_s']:.4f} s",
+        f"{per_step:.2f}",
+        f"{rel:.2f}×" if rel is not None else "—",
+        setup,
+        mib(r["peak_rss_kib"]),
+        mib(r["delta_rss_kib"]),
+    )
+
+
+def main_table(results: list[Result]) -> list[str]:
+    lines = [
+        ROW.format("workload", "impl", "best", "µs/step", "ratio", "setup", "peak RSS", "ΔRSS"),
+        "-" * 100,
+    ]
+    for workload, title in TITLES.items():
+        rows = [r for r in results if r["workload"] == workload]
+        for i, r in enumerate(rows):
+            label = f"{title} ({r['n']:,})" if i == 0 else ""
+            lines.append(result_row(label, r, results))
+    return lines
+
+
+W4_ROW = "{:<8} {:<16}" + " {:>9}" * 5 + " {:>10} {:>14}"
+
+
+def w4_rows(r: Result) -> list[str]:
+    """Two rows for one implementation: each phase's time, then the peak RSS over the
+    baseline once that phase is over (the phase that raises it holds the peak)."""
+    times = [f"{r['phases'][p]:.3f}" if p in r["phases"] else "—" for p in W4_PHASES]
+    peaks = r.get("phase_delta_rss_kib", {})
+    memory = [f"{peaks[p] / 1024:.1f}" if p in peaks else "—" for p in W4_PHASES]
+    peak_per_node = r["peak_rss_kib"] * 1024 / r["n"]
+    return [
+        W4_ROW.format(
+            r["impl"],
+            "time (s)",
+            *times,
+            f"{r['best_s']:.3f}",
+            f"{bytes_per_node(r):,.0f} B",
+            f"{peak_per_node:,.0f} B",
+        ),
+        W4_ROW.format("", "peak ΔRSS (MiB)", *memory, "", "", "").rstrip(),
+    ]
+
+
+def w4_table(results: list[Result]) -> list[str]:
+    rows = [r for r in results if r["workload"] == "W4" and "error" not in r]
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"W4 phases, best pass, {rows[0]['n']:,} nodes",
+        W4_ROW.format("impl", "", *W4_PHASES, "total", "ΔRSS/node", "peak RSS/node"),
+    ]
+    for r in rows:
+        lines += w4_rows(r)
+    return lines
+
+
+def verdict_table(found: list[Verdict]) -> list[str]:
+    lines = ["", "Targets"]
+    for v in found:
+        mark = "PASS" if v.passed else "MISS"
+        lines.append(f"  {v.workload:<4} {v.target:<36} {v.measured:<34} {mark}")
+    return lines
+
+
+def render(results: list[Result], header: str) -> str:
+    lines = [header, "", *main_table(results), *w4_table(results)]
+    return "\n".join([*lines, *verdict_table(verdicts(results))])
