@@ -44,7 +44,11 @@ Callback = Callable[[], None]
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """JSON for the store. The standard library's default encoder is cached, the fastest
+    path; it raises ``TypeError`` for what JSON cannot hold (sets, objects)."""
+    if value is None:
+        return "null"
+    return json.dumps(value)
 
 
 def loads(text: str | None) -> Any:
@@ -171,8 +175,8 @@ class Recorder:
         self.poll_interval = poll_interval
         self._writer: BatchWriter | None = None
         self._seq = seq
-        # Each running step's input, so the row that ends it still carries it.
-        self._inputs: dict[int, str | None] = {}
+        # Each running step's input and start, so the row that ends it still carries them.
+        self._open: dict[int, tuple[str | None, str | None]] = {}
         self._run: Run | None = None
         self._watch: asyncio.Task[None] | None = None
         self.error: StoreError | None = None
@@ -258,86 +262,79 @@ class Recorder:
     # -- transitions ------------------------------------------------------------------
 
     def event(self, kind: str, node_id: str | None = None, payload: Any = None) -> None:
+        self._event_text(kind, node_id, None if payload is None else dumps(payload))
+
+    def _event_text(self, kind: str, node_id: str | None, payload: str | None) -> None:
         assert self._writer is not None
         assert self._run is not None
         self._seq += 1
-        self._writer.put(
-            EventRecord(
-                run_id=self._run.run_id,
-                seq=self._seq,
-                time=iso(time.time()) or "",
-                kind=kind,
-                node_id=node_id,
-                payload=None if payload is None else dumps(payload),
-            )
-        )
+        now = iso(time.time()) or ""
+        self._writer.put(EventRecord(self._run.run_id, self._seq, now, kind, node_id, payload))
 
     def step_started(self, st: StepState, value: Any) -> None:
         assert self._writer is not None
-        text = self._inputs[st.node.index] = _dumps_loose(value)
-        self._writer.put(self._step_record(st, input=text))
-        self.event("step_started", st.node.id, {"attempt": st.attempts})
+        text = _dumps_loose(value)
+        started = iso(st.started_at)
+        self._open[st.node.index] = (text, started)
+        # No event: the row's started_at says it, and an event per start would double the
+        # writes of a run of short steps.
+        self._writer.put(self._record(st, st.status.value, text, None, None, None, started, None))
 
     def attempt_failed(self, st: StepState, error: RunError) -> None:
         assert self._writer is not None
-        self._writer.put(
-            self._step_record(
-                st,
-                status=StepStatus.FAILED.value,
-                input=self._inputs.get(st.node.index),
-                error=dumps(error.to_dict()),
-                finished=True,
-                finished_at=time.time(),
-            )
-        )
+        text, started = self._open.get(st.node.index, (None, iso(st.started_at)))
+        finished = iso(time.time())
+        failed = StepStatus.FAILED.value
+        error_json = dumps(error.to_dict())
+        self._writer.put(self._record(st, failed, text, None, error_json, None, started, finished))
         self.event("step_retrying", st.node.id, {"attempt": st.attempts, **error.to_dict()})
 
     def step_ended(self, st: StepState, output_json: str | None, durable: Callback | None) -> None:
         assert self._writer is not None
-        detail = {"winner": st.winner} if st.winner is not None else None
-        self.event("step_ended", st.node.id, {"status": st.status.value, "attempt": st.attempts})
-        self._writer.put(
-            self._step_record(
-                st,
-                input=self._inputs.pop(st.node.index, None),
-                output=output_json,
-                error=None if st.error is None else dumps(st.error.to_dict()),
-                detail=None if detail is None else dumps(detail),
-                finished=True,
-            ),
-            durable,
-        )
+        assert self._run is not None
+        text, started = self._open.pop(st.node.index, (None, iso(st.started_at)))
+        finished = iso(st.finished_at) or ""
+        status = st.status.value
+        error = None if st.error is None else dumps(st.error.to_dict())
+        detail = None if st.winner is None else dumps({"winner": st.winner})
+        self._seq += 1
+        payload = f'{{"status": "{status}", "attempt": {st.attempts}}}'
+        put = self._writer.put
+        put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node.id, payload))
+        put(self._record(st, status, text, output_json, error, detail, started, finished), durable)
 
-    def _step_record(
+    def _record(
         self,
         st: StepState,
-        *,
-        status: str | None = None,
-        input: str | None = None,
-        output: str | None = None,
-        error: str | None = None,
-        detail: str | None = None,
-        finished: bool = False,
-        finished_at: float | None = None,
+        status: str,
+        input: str | None,
+        output: str | None,
+        error: str | None,
+        detail: str | None,
+        started: str | None,
+        finished: str | None,
     ) -> StepRecord:
         assert self._run is not None
         node = st.node
         parent = self._run.plan.nodes[node.group] if node.group is not None else None
         return StepRecord(
-            run_id=self._run.run_id,
-            node_id=node.id,
-            attempt=st.attempts,
-            step_id=node.id,
-            status=status or st.status.value,
-            parent_step_id=parent.id if parent is not None else None,
-            join_policy=parent.strategy.value if parent is not None else None,
-            input=input,
-            output=output,
-            error=error,
-            reason=st.reason,
-            detail=detail,
-            started_at=iso(st.started_at),
-            finished_at=iso(finished_at or st.finished_at) if finished else None,
+            self._run.run_id,
+            node.id,
+            st.attempts,
+            node.id,
+            status,
+            None if parent is None else parent.id,
+            None,
+            None,
+            None,
+            None if parent is None else parent.strategy.value,
+            input,
+            output,
+            error,
+            st.reason,
+            detail,
+            started,
+            finished,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iso(timestamp: float | None) -> str | None:
-    """ISO 8601, UTC, with microseconds."""
+    """ISO 8601, UTC, with microseconds (whole microseconds, rounded half to even)."""
     if timestamp is None:
         return None
-    moment = _EPOCH + timedelta(microseconds=round(timestamp * 1e6))
-    return moment.isoformat(timespec="microseconds")
+    seconds, micros = divmod(round(timestamp * 1e6), 1_000_000)
+    t = time.gmtime(seconds)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros:06d}+00:00"
+    )
 
 
 def from_iso(text: str | None) -> float | None:
