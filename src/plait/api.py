@@ -13,9 +13,10 @@ result = plait.run_sync(wf)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -179,8 +180,9 @@ class Workflow:
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
         failed run: look at ``result.status``). ``store`` records it (default: not)."""
-        the_run = self.create_run(inputs, run_id=run_id, executor=executor, store=store)
-        return await the_run.execute()
+        async with _opened(store) as opened:
+            the_run = self.create_run(inputs, run_id=run_id, executor=executor, store=opened)
+            return await the_run.execute()
 
     def __repr__(self) -> str:
         try:
@@ -210,16 +212,37 @@ async def resume(
     failed one: every step that succeeded keeps its output and is not run again.
     ``workflow`` supplies the definition for a run built in code (with functions as
     tools); a run from a file is resumed from the file, or its recorded text."""
-    the_run = prepare_resume(
-        run_id,
-        as_store(store),
-        inputs=inputs,
-        from_failure=from_failure,
-        allow_changed=allow_changed,
-        plan=workflow.plan if workflow is not None else None,
-        executor=executor,
-    )
-    return await the_run.execute()
+    async with _opened(store, default=True) as opened:
+        assert opened is not None
+        the_run = await asyncio.to_thread(
+            prepare_resume,
+            run_id,
+            opened,
+            inputs=inputs,
+            from_failure=from_failure,
+            allow_changed=allow_changed,
+            plan=workflow.plan if workflow is not None else None,
+            executor=executor,
+        )
+        return await the_run.execute()
+
+
+@contextlib.asynccontextmanager
+async def _opened(
+    store: Store | str | Path | None, *, default: bool = False
+) -> AsyncIterator[Store | None]:
+    """A store given as a URL is opened off the event loop, and closed after."""
+    if store is None and not default:
+        yield None
+        return
+    if store is not None and not isinstance(store, str | Path):
+        yield store
+        return
+    opened = await asyncio.to_thread(as_store, store)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def cancel(run_id: str, *, store: Store | str | Path | None = None) -> str:
