@@ -247,13 +247,25 @@ def request_cancel(run_id: str, store: Store) -> str:
         raise WorkflowError(f"run {record.id} already {record.status}; nothing to cancel")
     owner = lease_owner()
     if _take_lease(store, record, owner):  # nobody is executing it
+        now = iso(time.time())
+        # Steps its dead process left running end with the run, as a live run's would.
+        unfinished = [
+            step._replace(
+                status=StepStatus.CANCELLED.value,
+                reason="cancelled by plait cancel (no process was executing the run)",
+                finished_at=now,
+            )
+            for step in store.get_steps(record.id)
+            if not StepStatus(step.status).terminal
+        ]
         store.write(
             [
+                *unfinished,
                 RunUpdate(
                     record.id,
                     {
                         "status": RunStatus.CANCELLED.value,
-                        "finished_at": iso(time.time()),
+                        "finished_at": now,
                         "error": dumps(
                             {
                                 "type": "Cancelled",
