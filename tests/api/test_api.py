@@ -149,3 +149,10 @@ def test_layers_contract_holds() -> None:
     done = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 kept, 0 broken" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["inputs", "run", "workflow", "result"])
+def test_reserved_names_cannot_be_step_ids(name: str) -> None:
+    wf = plait.Workflow("r").task(name, tool="noop")
+    with pytest.raises(plait.ValidationError, match="reserved"):
+        wf.validate()

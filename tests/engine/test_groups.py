@@ -266,3 +266,52 @@ async def test_member_depending_on_outside_step_waits_for_it(probe: Probe) -> No
     probe.release("pre-go")
     result = await task
     assert result.status is plait.RunStatus.SUCCEEDED
+
+
+async def test_group_output_reshapes_what_it_records(probe: Probe) -> None:
+    wf = workflow(
+        {"id": "g", "parallelGroup": {"steps": ["a", "b"]}, "output": "${result.a}"},
+        step("a", output={"n": 1}),
+        step("b"),
+        {"id": "after", "tool": "echo", "input": "${g.output}", "dependsOn": ["g"]},
+    )
+    result = await wf.run()
+    assert result.steps["g"].output == {"n": 1}
+    assert result.steps["after"].output == {"n": 1}
+
+
+async def test_failed_any_group_names_no_winner(probe: Probe) -> None:
+    wf = workflow(
+        group("g", ["a", "b"], waitStrategy="any"), step("a", fail="x"), step("b", fail="y")
+    )
+    result = await wf.run()
+    assert result.groups["g"].winner is None
+
+
+async def test_a_reference_in_output_waits_for_that_step(probe: Probe) -> None:
+    wf = workflow(
+        step("slow", wait="go", output="late"),
+        {"id": "fast", "tool": "echo", "input": 1, "output": "${slow.output}"},
+    )
+    task = asyncio.create_task(wf.run())
+    await probe.started("slow")
+    probe.release("go")
+    result = await task
+    assert result.steps["fast"].output == "late"
+
+
+async def test_expression_errors_at_run_time_name_the_problem_plainly() -> None:
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "e",
+            "steps": [
+                {"id": "a", "tool": "echo", "input": {"x": 1}},
+                {"id": "b", "tool": "echo", "input": "${a.output.y}"},
+            ],
+        }
+    )
+    result = await wf.run()
+    error = result.steps["b"].error
+    assert error is not None
+    assert error["type"] == "ExpressionError"
+    assert error["message"] == "no key 'y' in ${a.output.y}"

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -158,7 +159,15 @@ def _finish(the_run: Run, as_json: bool) -> None:
     except StoreError as exc:
         raise _fail_store(exc) from None
     _print_result(result, as_json)
-    raise typer.Exit(EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED)
+    code = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
+    if any(t.name.startswith("plait-step") and t.is_alive() for t in threading.enumerate()):
+        # A sync tool whose step timed out or was cancelled is still running in a thread
+        # that cannot be killed; its result is discarded. Do not let the interpreter's
+        # exit wait for it: the run is over and recorded.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
 
 
 def _print_result(result: RunResult, as_json: bool) -> None:

@@ -131,12 +131,12 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
     if len(steps) > max_rows:
         table.caption = f"{len(steps) - max_rows} more steps not shown (use --json for all)"
     console.print(table)
-    duration = result.duration_ms or 0.0
+    duration = result.duration_ms
     console.print(
         Text.assemble(
             ("run ", ""),
             (result.status.value, RUN_STYLE.get(result.status, "")),
-            (f" in {duration:.1f} ms", ""),
+            (f" in {duration:.1f} ms" if duration is not None else "", ""),
         )
     )
     if result.error:

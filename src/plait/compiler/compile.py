@@ -95,8 +95,20 @@ def compile_definition(
     return _build_plan(b, steps, templates, pools)
 
 
+# Names that ${...} resolves before step ids: a step so named could never be referenced.
+RESERVED_IDS = frozenset(
+    {"inputs", "run", "workflow", "env", "loop", "parallel", "result", "error"}
+)
+
+
 def _index_steps(b: _Builder, steps: list[StepDef]) -> None:
     for step in steps:
+        if step.id in RESERVED_IDS:
+            b.problem(
+                f"'{step.id}' is a reserved name in ${{...}} expressions; choose another step id",
+                step.id,
+                "id",
+            )
         if step.id in b.index or step.id in b.known_bad:
             b.problem(f"duplicate step id '{step.id}'", step.id, "id")
             continue
@@ -197,14 +209,28 @@ def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str
                 b.problem(problem.message, step_id, key)
             continue
         templates[(step_id or "", key)] = template
-        if step_id is None or key == "output":
+        if step_id is None:
             continue
+        # A group's own `output:` reads its members after they ended: no edge for those.
+        inside = _descendants(b, step_id) if key == "output" else set()
         for expr in template.expressions():
             for root, _ in expr.names():
                 dep = b.resolve_id(root)
-                if dep is not None and dep != step_id and dep not in b.deps[step_id]:
-                    b.deps[step_id].append(dep)
+                if dep is None or dep == step_id or dep in inside or dep in b.deps[step_id]:
+                    continue
+                b.deps[step_id].append(dep)
     return templates
+
+
+def _descendants(b: _Builder, group_id: str) -> set[str]:
+    found: set[str] = set()
+    stack = list(b.members.get(group_id, []))
+    while stack:
+        member = stack.pop()
+        if member not in found:
+            found.add(member)
+            stack.extend(b.members.get(member, []))
+    return found
 
 
 def _pools(b: _Builder, definition: WorkflowDef) -> dict[str, PoolSpec]:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from plait.compiler.plan import Node
 from plait.definition.models import WaitStrategy
-from plait.engine.state import StepState
+from plait.engine.state import ResultScope, StepState
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
-from plait.errors import RunError, StepFailed
+from plait.errors import PlaitError, RunError, StepFailed
 from plait.status import StepStatus
 
 if TYPE_CHECKING:
@@ -104,13 +104,26 @@ class GroupScope:
             member = self.run.states[member_index]
             if not member.done:
                 self.run.cancel_node(member, StepStatus.CANCELLED, StepStatus.CANCELLED, reason)
-        winner = last if node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE) else None
+        # The winner: any's first success; race's first to end, whether it won or lost.
+        winner = None
+        if node.strategy is WaitStrategy.RACE or (
+            node.strategy is WaitStrategy.ANY and verdict is Verdict.SUCCEED
+        ):
+            winner = last
         if winner is not None:
             self.state.winner = winner.node.id
-        if verdict is Verdict.SUCCEED:
-            self.run.end(self.state, StepStatus.SUCCEEDED, output=self._output(winner))
-        else:
+        if verdict is not Verdict.SUCCEED:
             self.run.end(self.state, StepStatus.FAILED, error=self._error(last))
+            return
+        output = self._output(winner)
+        if node.output is not None:
+            try:
+                output = node.output.render(ResultScope(self.run.scope, output))
+            except PlaitError as exc:
+                error = StepFailed(f"output: {exc}", step=node.id, type=type(exc).__name__)
+                self.run.end(self.state, StepStatus.FAILED, error=error)
+                return
+        self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
 
     def _output(self, winner: StepState | None) -> Any:
         if winner is not None:

@@ -35,6 +35,7 @@ from plait.errors import (
     StepFailed,
     StepTimedOut,
     StoreError,
+    WorkflowError,
 )
 from plait.executors.base import Executor
 from plait.executors.local import LocalExecutor
@@ -265,7 +266,7 @@ class Run:
         except RunError as exc:
             status, error = _status_of(exc), exc
         except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
-            status, error = StepStatus.FAILED, StepFailed(str(exc), type=type(exc).__name__)
+            status, error = StepStatus.FAILED, StepFailed(_message(exc), type=type(exc).__name__)
         finally:
             if st.task is not None:
                 self._tasks.discard(st.task)
@@ -571,6 +572,13 @@ class _Slot:
 
     def __init__(self) -> None:
         self.held = True
+
+
+def _message(exc: Exception) -> str:
+    """An error's own words (a ``WorkflowError`` would prefix its location)."""
+    if isinstance(exc, WorkflowError):
+        return "; ".join(problem.message for problem in exc.problems)
+    return str(exc) or type(exc).__name__
 
 
 def _status_of(error: RunError) -> StepStatus:

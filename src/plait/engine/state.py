@@ -83,10 +83,10 @@ class RunScope:
         }
 
     def lookup(self, name: str) -> Any:
-        index = self._index.get(name)
-        if index is not None:
-            return self._states[index]
-        return self._fixed[name]
+        fixed = self._fixed.get(name)
+        if fixed is not None:
+            return fixed
+        return self._states[self._index[name]]
 
 
 class ResultScope:

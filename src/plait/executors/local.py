@@ -3,7 +3,8 @@
 Threads come from a pool of this run's own, sized from the run's worker pools, so a
 slow sync tool can never starve another run. A thread cannot be killed: when its step
 is cancelled or times out, the step ends at once, its slot is freed, and the thread's
-late result is discarded (use ``isolation: process`` for code that must be killed).
+late result is discarded; the thread itself finishes on its own. (Code that must be
+killed on a timeout belongs in a subprocess.)
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class StepContext:
         self.attempt = attempt
         self.workflow_dir = workflow_dir
         self._run_in_thread = run_in_thread
-        # Shared by every step of one run (connection pools and the like); closed at the end.
+        # Shared by every step of one run (connection pools and the like).
         self.resources = resources
 
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
