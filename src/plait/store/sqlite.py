@@ -13,8 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from plait.errors import StoreError
 from plait.store.sql import SqlStore
@@ -28,10 +29,16 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
         _check_file(path)
+        # The journal mode is kept in the file: a database in another mode (someone
+        # else's, most likely) is switched to WAL only once it is known to be a plait
+        # store, so a file the store refuses is left exactly as it was.
+        wal_at_once = not _rollback_journal(path)
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 10})
-        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "connect", _on_connect if wal_at_once else _on_connect_as_is)
         event.listen(engine, "begin", _on_begin)
         super().__init__(engine, str(path))
+        if not wal_at_once:
+            _use_wal(engine, path)
 
 
 def _check_file(path: Path) -> None:
@@ -51,11 +58,39 @@ def _check_file(path: Path) -> None:
         raise StoreError(f"store {path}: its folder is not writable (SQLite needs it for WAL)")
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+def _rollback_journal(path: Path) -> bool:
+    """True if the file is an SQLite database not in WAL mode (header byte 18 is 1 in
+    rollback-journal mode, 2 in WAL mode)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head.startswith(b"SQLite format 3\x00") and head[18] == 1
+
+
+def _use_wal(engine: Engine, path: Path) -> None:
+    try:
+        conn = engine.raw_connection()
+        try:
+            conn.cursor().execute("PRAGMA journal_mode=WAL").close()
+        finally:
+            conn.close()
+    except (sqlite3.Error, SQLAlchemyError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        raise StoreError(f"store {path}: cannot switch it to WAL mode: {cause}") from None
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+    _on_connect_as_is(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+def _on_connect_as_is(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    """Set up a connection, leaving the file's journal mode as it is."""
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
