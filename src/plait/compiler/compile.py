@@ -23,6 +23,7 @@ from plait.compiler.plan import (
 from plait.compiler.validate import check_references, find_cycle
 from plait.definition.loader import Loaded
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
+from plait.definition.no_gc import paused_gc
 from plait.errors import CycleError, ExpressionError, Problem, UnknownToolError, ValidationError
 from plait.expressions.template import Template, compile_template
 from plait.tools.registry import Tool, ToolRegistry, default_registry
@@ -72,6 +73,17 @@ def compile_definition(
     registry: ToolRegistry | None = None,
     earlier: list[Problem] | None = None,
     known_bad: set[str] | None = None,
+) -> Plan:
+    with paused_gc():
+        return _compile(definition, file, registry, earlier, known_bad)
+
+
+def _compile(
+    definition: WorkflowDef,
+    file: str | None,
+    registry: ToolRegistry | None,
+    earlier: list[Problem] | None,
+    known_bad: set[str] | None,
 ) -> Plan:
     b = _Builder(definition, file, registry or default_registry, known_bad or set())
     b.problems.extend(earlier or [])

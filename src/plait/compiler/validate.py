@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from plait.definition.models import WorkflowDef
 from plait.errors import Problem
 from plait.expressions.template import Template
@@ -71,50 +69,59 @@ def find_cycle(
     """Return a dependency cycle as a path of step ids (first repeated last), or None.
 
     A group is two vertices, its start and its end: members hang between them, so a
-    member that depends on its own group (or on anything after it) is a cycle.
+    member that depends on its own group (or on anything after it) is a cycle. Vertices
+    are integers (2i = start of step i, 2i+1 = its end) and the walk is iterative: no
+    recursion limit, and a 100,000-step workflow costs flat lists, not a dict of tuples.
     """
-    edges: dict[tuple[str, int], list[tuple[str, int]]] = {}
-    for step in index:
-        edges.setdefault((step, 0), []).append((step, 1))
-        for member in members.get(step, []):
-            edges[(step, 0)].append((member, 0))
-            edges.setdefault((member, 1), []).append((step, 1))
-        for dep in deps.get(step, []):
-            edges.setdefault((dep, 1), []).append((step, 0))
-    path = _dfs_cycle(edges, [(s, 0) for s in index])
+    ids = list(index)
+    number = {step: i for i, step in enumerate(ids)}
+    edges: list[list[int]] = [[] for _ in range(2 * len(ids))]
+    for i, step in enumerate(ids):
+        start, end = 2 * i, 2 * i + 1
+        edges[start].append(end)
+        for member in members.get(step, ()):
+            m = number[member]
+            edges[start].append(2 * m)
+            edges[2 * m + 1].append(end)
+        for dep in deps.get(step, ()):
+            edges[2 * number[dep] + 1].append(start)
+    path = _dfs_cycle(edges)
     if path is None:
         return None
-    ids = [path[0][0]]
-    for vertex, _ in path[1:]:
-        if vertex != ids[-1]:
-            ids.append(vertex)
-    if ids[-1] != ids[0]:
-        ids.append(ids[0])
-    return ids
+    names = [ids[path[0] // 2]]
+    for vertex in path[1:]:
+        if ids[vertex // 2] != names[-1]:
+            names.append(ids[vertex // 2])
+    if names[-1] != names[0]:
+        names.append(names[0])
+    return names
 
 
-def _dfs_cycle(
-    edges: dict[tuple[str, int], list[tuple[str, int]]], starts: Iterable[tuple[str, int]]
-) -> list[tuple[str, int]] | None:
-    WHITE, GREY, BLACK = 0, 1, 2
-    color: dict[tuple[str, int], int] = {}
-    for start in starts:
-        if color.get(start, WHITE) != WHITE:
+def _dfs_cycle(edges: list[list[int]]) -> list[int] | None:
+    white, grey, black = 0, 1, 2
+    color = bytearray(len(edges))
+    for root in range(0, len(edges), 2):
+        if color[root] != white:
             continue
-        stack = [(start, iter(edges.get(start, ())))]
-        color[start] = GREY
+        stack = [root]
+        cursor = [0]
+        color[root] = grey
         while stack:
-            vertex, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                color[vertex] = BLACK
+            vertex = stack[-1]
+            position = cursor[-1]
+            out = edges[vertex]
+            if position == len(out):
+                color[vertex] = black
                 stack.pop()
+                cursor.pop()
                 continue
-            state = color.get(nxt, WHITE)
-            if state == GREY:
-                on_path = [v for v, _ in stack]
-                return [*on_path[on_path.index(nxt) :], nxt]
-            if state == WHITE:
-                color[nxt] = GREY
-                stack.append((nxt, iter(edges.get(nxt, ()))))
+            cursor[-1] = position + 1
+            nxt = out[position]
+            state = color[nxt]
+            if state == grey:
+                return [*stack[stack.index(nxt) :], nxt]
+            if state == white:
+                color[nxt] = grey
+                stack.append(nxt)
+                cursor.append(0)
     return None

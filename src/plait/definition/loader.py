@@ -10,6 +10,7 @@ import pydantic
 import yaml
 
 from plait.definition.models import StepDef, WorkflowDef, snake_case
+from plait.definition.no_gc import paused_gc
 from plait.errors import LoadError, Problem, ValidationError
 
 # A workflow file is configuration: refuse anything large enough to be a mistake or an attack.
@@ -119,6 +120,11 @@ def load_definition(path: str | Path) -> Loaded:
 
 def parse_definition(data: Any, *, file: str | None = None, source: str | None = None) -> Loaded:
     """Validate raw data against the schema, one step at a time, so every problem is found."""
+    with paused_gc():
+        return _parse(data, file, source)
+
+
+def _parse(data: Any, file: str | None, source: str | None) -> Loaded:
     if not isinstance(data, dict):
         problem = Problem(
             f"a workflow is a mapping with 'name' and 'steps'; this one is {_what(data)}"
@@ -149,7 +155,10 @@ def parse_definition(data: Any, *, file: str | None = None, source: str | None =
                 bad_ids.add(step_id)
     rest = {k: v for k, v in data.items() if k != "steps"}
     try:
-        definition: WorkflowDef | None = WorkflowDef.model_validate({**rest, "steps": steps})
+        # The steps are validated already: add them without a second validation.
+        definition: WorkflowDef | None = WorkflowDef.model_validate(rest).model_copy(
+            update={"steps": steps}
+        )
     except pydantic.ValidationError as exc:
         problems.extend(_problems(exc, file, None, data))
         definition = None
@@ -183,7 +192,7 @@ def _problems(
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "unknown key"
         elif err["type"] == "missing":
             message = "required key is missing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -125,7 +126,7 @@ class RunResult:
     error: dict[str, Any] | None
     started_at: float | None
     finished_at: float | None
-    steps: dict[str, StepResult]
+    steps: Mapping[str, StepResult]
     groups: dict[str, GroupResult]
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -155,7 +156,7 @@ class RunResult:
 
 
 def build_result(run: Run) -> RunResult:
-    steps = {st.node.id: _step_result(st) for st in run.states}
+    steps = StepResults(run.states, run.plan.index)
     groups = {}
     for st in run.states:
         node = st.node
@@ -198,6 +199,35 @@ def build_result(run: Run) -> RunResult:
         groups=groups,
         stats=_stats(run),
     )
+
+
+class StepResults(Mapping[str, StepResult]):
+    """``RunResult.steps``: a read-only view of a finished run's steps. Each
+    ``StepResult`` is made when first asked for, so a 100,000-step run does not build
+    100,000 of them to return one output."""
+
+    __slots__ = ("_cache", "_index", "_states")
+
+    def __init__(self, states: Sequence[Any], index: Mapping[str, int]) -> None:
+        self._states = states
+        self._index = index
+        self._cache: dict[int, StepResult] = {}
+
+    def __getitem__(self, step_id: str) -> StepResult:
+        position = self._index[step_id]
+        found = self._cache.get(position)
+        if found is None:
+            found = self._cache[position] = _step_result(self._states[position])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (st.node.id for st in self._states)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __repr__(self) -> str:
+        return f"<StepResults of {len(self)} steps>"
 
 
 def _step_result(st: Any) -> StepResult:

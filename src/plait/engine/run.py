@@ -248,6 +248,7 @@ class Run:
         if st.done:  # ended (a group decided) before this task got to run: pass the slot on
             if st.task is not None:
                 self._tasks.discard(st.task)
+                st.task = None
             pool.release()
             return
         node = st.node
@@ -270,6 +271,7 @@ class Run:
         finally:
             if st.task is not None:
                 self._tasks.discard(st.task)
+                st.task = None  # a finished task would otherwise live as long as the run
             if slot.held:
                 timed_out = StepStatus.TIMED_OUT in (status, st.status)
                 pool.record(failed=error is not None or st.done, timed_out=timed_out)
