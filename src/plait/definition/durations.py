@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -14,25 +15,29 @@ _MAX_SECONDS = 366 * 24 * 3600.0
 
 def parse_duration(value: object) -> float:
     """Return the duration in seconds: ``250`` → 0.25, ``"30s"`` → 30.0, ``"5m"`` → 300.0."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(
             f"a duration is a number of milliseconds or a string like '30s', not {value!r}"
         )
-    if isinstance(value, int | float):
-        seconds = float(value) / 1000.0
-    elif isinstance(value, str):
-        match = _PATTERN.match(value)
-        if match is None:
-            raise ValueError(
-                f"bad duration {value!r}: write a number of milliseconds or a number with a unit "
-                "(250ms, 30s, 5m, 1h)"
-            )
-        multiplier, divisor = _UNITS[match.group(2)]
-        seconds = float(match.group(1)) * multiplier / divisor
-    else:
+    if isinstance(value, str):
+        return _parse_text(value)
+    return _checked(float(value) / 1000.0, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(value: str) -> float:
+    """Cached: a tool such as ``sleep`` reads the same few strings once per step."""
+    match = _PATTERN.match(value)
+    if match is None:
         raise ValueError(
-            f"a duration is a number of milliseconds or a string like '30s', not {value!r}"
+            f"bad duration {value!r}: write a number of milliseconds or a number with a unit "
+            "(250ms, 30s, 5m, 1h)"
         )
+    multiplier, divisor = _UNITS[match.group(2)]
+    return _checked(float(match.group(1)) * multiplier / divisor, value)
+
+
+def _checked(seconds: float, value: object) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"a duration must be a finite, non-negative amount, not {value!r}")
     if seconds > _MAX_SECONDS:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from plait.engine.run import Run
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
-POLL_INTERVAL = 0.5  # how often a run looks for a cancel request from another process
+POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 _FLUSH = object()
 _STOP = object()
 
