@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 
@@ -10,3 +14,15 @@ def _no_default_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands run by tests record nowhere unless a test names a store: no test writes
     .plait/plait.db into the checkout."""
     monkeypatch.setenv("PLAIT_STORE", "memory://")
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """``write("wf.yaml", text)`` writes dedented text into tmp_path and returns the path."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write

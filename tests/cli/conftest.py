@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,18 +55,6 @@ def plait_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
         return Outcome(result.exit_code, result.stdout, result.stderr)
 
     return invoke
-
-
-@pytest.fixture
-def write(tmp_path: Path) -> Write:
-    """``write("wf.yaml", text)`` writes dedented text into tmp_path and returns the path."""
-
-    def _write(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return _write
 
 
 @dataclass(frozen=True)

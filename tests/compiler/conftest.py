@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,14 +26,3 @@ def problems_of(data: dict[str, Any]) -> list[Problem]:
 def ids(plan: Plan, indexes: tuple[int, ...]) -> list[str]:
     return sorted(plan.nodes[i].id for i in indexes)
 
-
-@pytest.fixture
-def write(tmp_path: Path) -> Callable[[str, str], Path]:
-    """``write("wf.yaml", text)`` writes dedented text into tmp_path and returns the path."""
-
-    def _write(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return _write
