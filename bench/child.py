@@ -2,6 +2,9 @@
 
     python -m bench.child '{"workload": "W1", "impl": "plait", "n": 10000, ...}'
 
+For S1 the implementation is the store: none, memory, sqlite or postgres (see
+bench/stores.py); an unreachable PostgreSQL gives ``{"skipped": reason}``.
+
 Prints one JSON line: the timings and this process's memory. The memory baseline is
 the peak RSS after imports and a small warm-up run; the workload's cost is the peak RSS
 at the end minus that baseline.
@@ -19,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import stores
 from bench import workloads as w
 from bench.memory import max_rss_kib, ru_maxrss_kib
 
@@ -39,6 +43,7 @@ class Spec:
     edges: int = 3
     seed: int = 42
     file: str | None = None
+    pg_url: str = stores.DEFAULT_PG_URL  # S1's PostgreSQL
 
     def resized(self, n: int) -> Spec:
         return Spec(**{**asdict(self), "n": n, "width": min(self.width, max(1, n // 4))})
@@ -76,6 +81,9 @@ async def dag_pass(spec: Spec, path: Path) -> w.DagPass:
 async def warm_up(spec: Spec) -> None:
     """One small run through the same code paths, so imports and caches are paid for."""
     small = spec.resized(min(spec.n, WARMUP_N))
+    if spec.workload == "S1":
+        await stores.warm_up(spec.impl, small.n, spec.pg_url)
+        return
     if spec.workload != "W4":
         await prepare(small).run()
         return
@@ -134,10 +142,19 @@ async def time_phases(spec: Spec, baseline_kib: int) -> dict[str, Any]:
 
 
 async def measure(spec: Spec) -> dict[str, Any]:
+    if spec.workload == "S1":
+        reason = stores.unavailable(spec.impl, spec.pg_url)
+        if reason is not None:
+            return {"workload": spec.workload, "impl": spec.impl, "n": spec.n, "skipped": reason}
     await warm_up(spec)
     gc.collect()
     baseline = max_rss_kib()
-    timing = await (time_phases(spec, baseline) if spec.workload == "W4" else time_runs(spec))
+    if spec.workload == "W4":
+        timing = await time_phases(spec, baseline)
+    elif spec.workload == "S1":
+        timing = await stores.time_runs(spec.impl, spec.n, spec.repeat, spec.pg_url)
+    else:
+        timing = await time_runs(spec)
     peak = max_rss_kib()
     return {
         "workload": spec.workload,

@@ -1,6 +1,9 @@
 """Run every workload, plait and plain asyncio, each in a fresh process; print the table.
 
-python -m bench [--quick] [--json] [--repeat N] [--only W1,W3] [--w4-format yaml]
+python -m bench [--quick] [--json] [--repeat N] [--only W1,S1] [--w4-format yaml]
+                [--pg-url URL]
+
+S1 runs W1 with no store and recorded in each store (memory, SQLite, PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import report, workloads
+from bench import report, stores, workloads
 from bench.child import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ("asyncio", "plait")
-WORKLOADS = ("W1", "W2", "W3", "W4")
+WORKLOADS = ("W1", "W2", "W3", "W4", "S1")
 CHILD_TIMEOUT_S = 900
 
 
@@ -44,18 +47,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--repeat", type=int, help="timed repeats per measurement")
-    parser.add_argument("--only", default=",".join(WORKLOADS), help="e.g. W1,W3")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="e.g. W1,W3 or S1")
     parser.add_argument("--w4-format", choices=("json", "yaml"), default="json")
+    parser.add_argument(
+        "--pg-url",
+        default=stores.DEFAULT_PG_URL,
+        help=f"S1's PostgreSQL (default {stores.DEFAULT_PG_URL}); skipped if unreachable",
+    )
     return parser.parse_args(argv)
 
 
-def specs(sizes: Sizes, only: list[str], w4_file: Path | None) -> list[Spec]:
-    n = {"W1": sizes.w1, "W2": sizes.w2, "W3": sizes.w3, "W4": sizes.w4}
+def specs(sizes: Sizes, only: list[str], w4_file: Path | None, pg_url: str) -> list[Spec]:
+    n = {"W1": sizes.w1, "W2": sizes.w2, "W3": sizes.w3, "W4": sizes.w4, "S1": sizes.w1}
     found = []
     for workload in only:
         repeat = sizes.repeat_w4 if workload == "W4" else sizes.repeat
         file = str(w4_file) if workload == "W4" and w4_file else None
-        found += [Spec(workload, impl, n[workload], repeat, file=file) for impl in IMPLS]
+        impls = stores.STORE_KINDS if workload == "S1" else IMPLS
+        found += [
+            Spec(workload, impl, n[workload], repeat, file=file, pg_url=pg_url) for impl in impls
+        ]
     return found
 
 
@@ -102,10 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat:
         sizes = replace(sizes, repeat=args.repeat, repeat_w4=args.repeat)
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
+    unknown = [w for w in only if w not in WORKLOADS]
+    if unknown:
+        print(f"unknown workload {', '.join(unknown)}: use {', '.join(WORKLOADS)}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="plait-bench-") as folder:
         w4_file = write_w4_file(Path(folder), sizes.w4, args.w4_format) if "W4" in only else None
         results = []
-        for spec in specs(sizes, only, w4_file):
+        for spec in specs(sizes, only, w4_file, args.pg_url):
             print(f"… {spec.workload} {spec.impl} (n={spec.n:,})", file=sys.stderr, flush=True)
             results.append(run_child(spec))
     if args.json:

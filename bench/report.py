@@ -13,6 +13,9 @@ W3_MAX_OVER_IDEAL = 0.10
 W4_BUDGET_S = 15.0  # for 100,000 nodes; scaled linearly for other sizes (--quick)
 W4_FULL_N = 100_000
 W4_MAX_BYTES_PER_NODE = 2048
+S1_SQLITE_MAX_RATIO = 3.0  # SQLite-recorded W1 within 3× the run with no store
+S1_SQLITE_MIN_STEPS_S = 10_000  # recorded steps per second
+S1_POSTGRES_MIN_STEPS_S = 3_000
 
 TITLES = {
     "W1": "W1 fan-out/fan-in",
@@ -29,21 +32,31 @@ class Verdict:
     target: str
     measured: str
     passed: bool
+    skipped: bool = False  # not measured (e.g. PostgreSQL unreachable): neither
+
+    @property
+    def mark(self) -> str:
+        return "SKIP" if self.skipped else "PASS" if self.passed else "MISS"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "workload": self.workload,
             "target": self.target,
             "measured": self.measured,
-            "result": "PASS" if self.passed else "MISS",
+            "result": self.mark,
         }
 
 
 def find(results: list[Result], workload: str, impl: str) -> Result | None:
     for r in results:
-        if r["workload"] == workload and r["impl"] == impl and "error" not in r:
+        if r["workload"] == workload and r["impl"] == impl and not failed(r):
             return r
     return None
+
+
+def failed(r: Result) -> bool:
+    """No figures: the child crashed (``error``) or could not measure (``skipped``)."""
+    return "error" in r or "skipped" in r
 
 
 def ratio(results: list[Result], workload: str, key: str = "best_s") -> float | None:
@@ -90,6 +103,41 @@ def verdicts(results: list[Result]) -> list[Verdict]:
         target = f"peak memory < {W4_MAX_BYTES_PER_NODE} B/node"
         passed = per_node < W4_MAX_BYTES_PER_NODE
         found.append(Verdict("W4", target, f"{per_node:,.0f} B/node", passed))
+    return found + s1_verdicts(results)
+
+
+def steps_per_s(r: Result) -> float:
+    return float(r["steps"]) / float(r["best_s"])
+
+
+def store_ratio(results: list[Result], impl: str, key: str = "best_s") -> float | None:
+    """A store's best time over the best with no store (S1, same invocation)."""
+    r, base = find(results, "S1", impl), find(results, "S1", "none")
+    if r is None or base is None:
+        return None
+    return float(r[key]) / float(base[key])
+
+
+def s1_verdicts(results: list[Result]) -> list[Verdict]:
+    found: list[Verdict] = []
+    sqlite = find(results, "S1", "sqlite")
+    if sqlite is not None:
+        rel, cpu = store_ratio(results, "sqlite"), store_ratio(results, "sqlite", "best_cpu_s")
+        if rel is not None:
+            target = f"SQLite ≤ {S1_SQLITE_MAX_RATIO:g}× no store"
+            measured = f"{rel:.2f}× (CPU time {cpu:.2f}×)"
+            found.append(Verdict("S1", target, measured, rel <= S1_SQLITE_MAX_RATIO))
+        rate = steps_per_s(sqlite)
+        target = f"SQLite ≥ {S1_SQLITE_MIN_STEPS_S:,} recorded steps/s"
+        found.append(Verdict("S1", target, f"{rate:,.0f} steps/s", rate >= S1_SQLITE_MIN_STEPS_S))
+    target = f"PostgreSQL ≥ {S1_POSTGRES_MIN_STEPS_S:,} recorded steps/s"
+    pg = find(results, "S1", "postgres")
+    if pg is not None:
+        rate = steps_per_s(pg)
+        passed = rate >= S1_POSTGRES_MIN_STEPS_S
+        found.append(Verdict("S1", target, f"{rate:,.0f} steps/s", passed))
+    elif any(r["workload"] == "S1" and r["impl"] == "postgres" and "skipped" in r for r in results):
+        found.append(Verdict("S1", target, "not measured: unreachable", False, skipped=True))
     return found
 
 
@@ -174,14 +222,57 @@ def w4_table(results: list[Result]) -> list[str]:
     return lines
 
 
+S1_ROW = "{:<9} {:>9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>8} {:>24}"
+
+
+def s1_row(r: Result, results: list[Result]) -> str:
+    if "error" in r:
+        return f"{r['impl']:<9} ERROR: {r['error']}"
+    if "skipped" in r:
+        return f"{r['impl']:<9} SKIPPED: {r['skipped']}"
+    rel = store_ratio(results, r["impl"])
+    cpu = store_ratio(results, r["impl"], "best_cpu_s")
+    verified = f"{r['rows']:,} steps, {r['events']:,} events" if r["verified"] else "—"
+    return S1_ROW.format(
+        r["impl"],
+        f"{r['best_s']:.4f} s",
+        f"{r['best_cpu_s']:.4f} s",
+        f"{r['best_main_cpu_s']:.4f} s",
+        f"{steps_per_s(r):,.0f}",
+        f"{rel:.2f}×" if rel is not None else "—",
+        f"{cpu:.2f}×" if cpu is not None else "—",
+        f"{r['open_s'] * 1000:.1f} ms" if r["open_s"] is not None else "—",
+        verified,
+    )
+
+
+def s1_table(results: list[Result]) -> list[str]:
+    rows = [r for r in results if r["workload"] == "S1"]
+    if not rows:
+        return []
+    n = rows[0]["n"]
+    return [
+        "",
+        f"S1 W1 ({n:,} no-op steps + group + join = {n + 2:,} steps) recorded in a store, "
+        "a fresh store each run",
+        S1_ROW.format(
+            "store", "best", "CPU", "main CPU", "steps/s", "ratio", "CPU ×", "open", "verified"
+        ),
+        "-" * 101,
+        *(s1_row(r, results) for r in rows),
+    ]
+
+
 def verdict_table(found: list[Verdict]) -> list[str]:
     lines = ["", "Targets"]
     for v in found:
-        mark = "PASS" if v.passed else "MISS"
-        lines.append(f"  {v.workload:<4} {v.target:<36} {v.measured:<34} {mark}")
+        lines.append(f"  {v.workload:<4} {v.target:<36} {v.measured:<34} {v.mark}")
     return lines
 
 
 def render(results: list[Result], header: str) -> str:
-    lines = [header, "", *main_table(results), *w4_table(results)]
+    lines = [header]
+    if any(r["workload"] in TITLES for r in results):
+        lines += ["", *main_table(results)]
+    lines += [*w4_table(results), *s1_table(results)]
     return "\n".join([*lines, *verdict_table(verdicts(results))])
