@@ -276,7 +276,7 @@ def request_cancel(run_id: str, store: Store) -> str:
                         "lease_owner": None,
                         "lease_expires_at": None,
                     },
-                )
+                ),
             ]
         )
         return f"run {record.id} was not executing; marked cancelled"
