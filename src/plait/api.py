@@ -49,6 +49,7 @@ class Workflow:
         self._file: str | None = None
         self._source: str | None = None
         self._plan: Plan | None = None
+        self._definition: Definition | None = None
 
     # -- making one ------------------------------------------------------------------
 
@@ -60,6 +61,7 @@ class Workflow:
         wf._file = file
         wf._source = None
         wf._plan = None
+        wf._definition = None
         return wf
 
     @classmethod
@@ -70,6 +72,7 @@ class Workflow:
         wf._file = str(path)
         wf._source = loaded.source
         wf._plan = compile_loaded(loaded)
+        wf._definition = None
         return wf
 
     def step(self, id: str, **keys: Any) -> Self:
@@ -77,6 +80,7 @@ class Workflow:
         self._require_built_in_code()
         self._data.setdefault("steps", []).append({"id": id, **keys})
         self._plan = None
+        self._definition = None
         return self
 
     def task(self, id: str, tool: str | Callable[..., Any], input: Any = None, **keys: Any) -> Self:
@@ -139,11 +143,15 @@ class Workflow:
 
     def definition(self) -> Definition:
         """The text recorded with each run (the file's, or the built data as JSON)."""
-        if self._source is not None:
-            file = str(Path(self._file).resolve()) if self._file is not None else None
-            return Definition(self._source, file)
-        text = json.dumps(self._data, sort_keys=True, default=_describe)
-        return Definition(text, None)
+        plan = self.plan
+        if self._definition is None:
+            if self._source is not None:
+                file = str(Path(self._file).resolve()) if self._file is not None else None
+                self._definition = Definition.of(self._source, file, plan)
+            else:
+                text = json.dumps(self._data, sort_keys=True, default=_describe)
+                self._definition = Definition.of(text, None, plan)
+        return self._definition
 
     # -- running --------------------------------------------------------------------
 

@@ -57,14 +57,17 @@ def definition_hash(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Definition:
-    """A workflow's text as recorded with a run, and where it came from."""
+    """A workflow's text as recorded with a run, where it came from, its hash and the
+    plan's outline: computed once per workflow, not once per run."""
 
     text: str
     file: str | None
+    hash: str
+    outline: str
 
-    @property
-    def hash(self) -> str:
-        return definition_hash(self.text)
+    @classmethod
+    def of(cls, text: str, file: str | None, plan: Plan) -> Definition:
+        return cls(text, file, definition_hash(text), outline(plan))
 
 
 def new_run(
@@ -87,7 +90,7 @@ def new_run(
         definition_hash=definition.hash,
         definition=definition.text,
         file=definition.file,
-        outline=outline(plan),
+        outline=definition.outline,
         inputs=_dumps_inputs(inputs),
         lease_owner=owner,
         lease_expires_at=now + LEASE_TTL,

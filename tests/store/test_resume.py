@@ -227,4 +227,7 @@ async def test_resume_uses_the_recorded_text_when_the_file_is_gone(tmp_path: Pat
 
 
 def test_definition_hash_is_of_the_text() -> None:
-    assert Definition("abc", None).hash == definition_hash("abc")
+    plan = plait.Workflow.from_dict(DEFINITION).plan
+    recorded = Definition.of("abc", None, plan)
+    assert recorded.hash == definition_hash("abc")
+    assert json.loads(recorded.outline)["terminals"] == ["total"]

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from plait.engine.run import Run
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
+START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 _FLUSH = object()
 _STOP = object()
@@ -107,7 +108,7 @@ class BatchWriter:
                     batch.append(item)
                 if done is not None:
                     callbacks.append(done)
-                if len(batch) >= 5000:
+                if len(batch) >= 20000:
                     break
                 try:
                     item, done = get_nowait()
@@ -177,6 +178,9 @@ class Recorder:
         self._seq = seq
         # Each running step's input and start, so the row that ends it still carries them.
         self._open: dict[int, tuple[str | None, str | None]] = {}
+        # Steps started but whose `running` row is not written yet (see step_started).
+        self._unwritten: dict[int, StepState] = {}
+        self._start_timer: asyncio.TimerHandle | None = None
         self._run: Run | None = None
         self._watch: asyncio.Task[None] | None = None
         self.error: StoreError | None = None
@@ -212,6 +216,9 @@ class Recorder:
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
+        if self._start_timer is not None:
+            self._start_timer.cancel()
+            self._start_timer = None
         self.event("run_finished", payload={"status": result.status.value})
         values = {
             "status": result.status.value,
@@ -272,16 +279,29 @@ class Recorder:
         self._writer.put(EventRecord(self._run.run_id, self._seq, now, kind, node_id, payload))
 
     def step_started(self, st: StepState, value: Any) -> None:
+        """A ``running`` row is written only for a step still running ``START_DELAY``
+        later: most short steps end first, and their one row says it all. (No event
+        either: the row's started_at says it.)"""
+        index = st.node.index
+        self._open[index] = (_dumps_loose(value), iso(st.started_at))
+        self._unwritten[index] = st
+        if self._start_timer is None:
+            loop = asyncio.get_running_loop()
+            self._start_timer = loop.call_later(START_DELAY, self._write_starts)
+
+    def _write_starts(self) -> None:
+        self._start_timer = None
         assert self._writer is not None
-        text = _dumps_loose(value)
-        started = iso(st.started_at)
-        self._open[st.node.index] = (text, started)
-        # No event: the row's started_at says it, and an event per start would double the
-        # writes of a run of short steps.
-        self._writer.put(self._record(st, st.status.value, text, None, None, None, started, None))
+        for index, st in self._unwritten.items():
+            if st.status is StepStatus.RUNNING and not st.done:
+                text, started = self._open.get(index, (None, None))
+                record = self._record(st, st.status.value, text, None, None, None, started, None)
+                self._writer.put(record)
+        self._unwritten.clear()
 
     def attempt_failed(self, st: StepState, error: RunError) -> None:
         assert self._writer is not None
+        self._unwritten.pop(st.node.index, None)
         text, started = self._open.get(st.node.index, (None, iso(st.started_at)))
         finished = iso(time.time())
         failed = StepStatus.FAILED.value
@@ -292,6 +312,7 @@ class Recorder:
     def step_ended(self, st: StepState, output_json: str | None, durable: Callback | None) -> None:
         assert self._writer is not None
         assert self._run is not None
+        self._unwritten.pop(st.node.index, None)
         text, started = self._open.pop(st.node.index, (None, iso(st.started_at)))
         finished = iso(st.finished_at) or ""
         status = st.status.value

@@ -24,11 +24,27 @@ def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     seconds, micros = divmod(round(timestamp * 1e6), 1_000_000)
-    t = time.gmtime(seconds)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micros:06d}+00:00"
-    )
+    cached = _last_second
+    if cached[0] == seconds:
+        prefix = cached[1]
+    else:
+        t = time.gmtime(seconds)
+        prefix = (
+            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
+        )
+        _remember(seconds, prefix)
+    return f"{prefix}{micros:06d}+00:00"
+
+
+# The formatted date and time of the last whole second asked for: a run's timestamps
+# mostly fall in the same second. One tuple, replaced whole, so threads cannot tear it.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def _remember(seconds: int, prefix: str) -> None:
+    global _last_second
+    _last_second = (seconds, prefix)
 
 
 def from_iso(text: str | None) -> float | None:

@@ -28,14 +28,17 @@ class SqlStore:
 
     # The dialect's INSERT, which has ``on_conflict_do_update`` (SQLite and PostgreSQL).
     insert: Callable[[Table], Any]
+    # How many rows one INSERT carries (1: the driver's executemany, row by row).
+    rows_per_statement = 1
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
         with self._translate("open"), self.engine.begin() as conn:
             migrate(conn, url)
-        self._upsert_step = _Bulk(self._step_upsert_statement(), engine)
-        self._insert_event = _Bulk(events.insert(), engine)
+        rows = self.rows_per_statement
+        self._upsert_step = _Bulk(self._step_upsert_statement(), engine, rows)
+        self._insert_event = _Bulk(events.insert(), engine, rows)
 
     @contextlib.contextmanager
     def _translate(self, what: str) -> Iterator[None]:
@@ -190,7 +193,7 @@ class _Bulk:
     still SQLAlchemy's, generated from the one table definition.
     """
 
-    def __init__(self, statement: Insert, engine: Engine) -> None:
+    def __init__(self, statement: Insert, engine: Engine, rows_per_statement: int = 1) -> None:
         compiled = statement.compile(dialect=engine.dialect)
         sql = str(compiled)
         if compiled.positiontup is not None:  # qmark / format: the order is known
@@ -201,10 +204,42 @@ class _Bulk:
         self.sql = sql
         # One C-level call per record builds its parameter tuple.
         self.values = operator.attrgetter(*names)
+        # Several rows per statement ("VALUES (...), (...), ..."): sqlite3 gives up the
+        # GIL once per statement rather than once per row, so a busy event loop cannot
+        # starve the writer thread between rows.
+        self.chunk = max(1, min(rows_per_statement, _MAX_VARIABLES // len(names)))
+        head, group, tail = _split_values(sql)
+        self._multi = (head, group, tail)
+        self._sql_for: dict[int, str] = {}
 
     def run(self, conn: Connection, records: Sequence[Any]) -> None:
         values = self.values
-        conn.exec_driver_sql(self.sql, [values(r) for r in records])
+        if self.chunk == 1 or len(records) == 1:
+            conn.exec_driver_sql(self.sql, [values(r) for r in records])
+            return
+        for start in range(0, len(records), self.chunk):
+            part = records[start : start + self.chunk]
+            params = [item for r in part for item in values(r)]
+            conn.exec_driver_sql(self._statement(len(part)), tuple(params))
+
+    def _statement(self, rows: int) -> str:
+        sql = self._sql_for.get(rows)
+        if sql is None:
+            head, group, tail = self._multi
+            sql = self._sql_for[rows] = f"{head}{', '.join([group] * rows)}{tail}"
+        return sql
+
+
+_MAX_VARIABLES = 32_000  # SQLite allows 32,766 bound values in one statement (3.32+)
+_VALUES = re.compile(r"^(.*?\bVALUES\s*)(\([^()]*\))(.*)$", re.DOTALL)
+
+
+def _split_values(sql: str) -> tuple[str, str, str]:
+    """``INSERT ... VALUES (?, ?) ON CONFLICT ...`` → the text before, the row group, after."""
+    match = _VALUES.match(sql)
+    if match is None:
+        return sql, "", ""
+    return match.group(1), match.group(2), match.group(3)
 
 
 def _row(record: Any, columns: list[str]) -> dict[str, Any]:
