@@ -25,4 +25,3 @@ def problems_of(data: dict[str, Any]) -> list[Problem]:
 
 def ids(plan: Plan, indexes: tuple[int, ...]) -> list[str]:
     return sorted(plan.nodes[i].id for i in indexes)
-
