@@ -252,14 +252,31 @@ def request_cancel(run_id: str, store: Store) -> str:
     if _take_lease(store, record, owner):  # nobody is executing it
         now = iso(time.time())
         # Steps its dead process left running end with the run, as a live run's would.
+        steps = store.get_steps(record.id)
         unfinished = [
             step._replace(
                 status=StepStatus.CANCELLED.value,
                 reason="cancelled by plait cancel (no process was executing the run)",
                 finished_at=now,
             )
-            for step in store.get_steps(record.id)
+            for step in steps
             if not StepStatus(step.status).terminal
+        ]
+        # Steps that never started are skipped, as a live run would record them.
+        recorded = {step.node_id for step in steps}
+        shape = loads(record.outline) or {"nodes": []}
+        unfinished += [
+            StepRecord(
+                record.id,
+                node["id"],
+                0,
+                node["id"],
+                StepStatus.SKIPPED.value,
+                reason="the run was cancelled before this step started",
+                finished_at=now,
+            )
+            for node in shape["nodes"]
+            if node["id"] not in recorded
         ]
         store.write(
             [

@@ -3,6 +3,7 @@ process was killed is marked cancelled at once; a finished run cannot be cancell
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -116,6 +117,12 @@ def test_cancel_of_a_run_whose_process_was_killed_marks_it_cancelled_at_once(
     assert record.lease_owner is None
     left_running = [s.node_id for s in setup.store.get_steps(run_id) if s.status == "running"]
     assert left_running == [], "a cancelled run still shows steps running"
+    statuses = {s.node_id: s.status for s in setup.store.get_steps(run_id)}
+    assert "pending" not in statuses.values()
+    assert set(statuses.values()) <= {"cancelled", "skipped", "succeeded"}
+    outline = setup.store.get_run(run_id).outline
+    assert outline is not None
+    assert set(statuses) == {node["id"] for node in json.loads(outline)["nodes"]}
 
 
 def test_cancel_of_a_finished_run_is_refused_with_exit_2(setup: Setup, tmp_path: Path) -> None:
