@@ -4,8 +4,9 @@ from plait.tools.builtin.echo import ECHO
 from plait.tools.builtin.fail import FAIL
 from plait.tools.builtin.noop import NOOP
 from plait.tools.builtin.python import PYTHON
+from plait.tools.builtin.shell import SHELL
 from plait.tools.builtin.sleep import SLEEP
 
-BUILTINS = (NOOP, ECHO, SLEEP, FAIL, PYTHON)
+BUILTINS = (NOOP, ECHO, SLEEP, FAIL, PYTHON, SHELL)
 
 __all__ = ["BUILTINS"]
