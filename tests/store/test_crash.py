@@ -47,7 +47,11 @@ import random
 import time
 
 
-def work(step, log, value=None):
+def work(step, log, value=None, gate=None):
+    # The join waits for the test's gate file, so the run cannot finish before the kill.
+    deadline = time.monotonic() + 60
+    while gate is not None and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.005)
     with open(log, "a", encoding="utf-8") as f:
         f.write(step + "\\n")
         f.flush()
@@ -61,6 +65,8 @@ def work(step, log, value=None):
 def _workflow() -> dict[str, object]:
     def task(step_id: str, value: object, **keys: object) -> dict[str, object]:
         args = {"step": step_id, "log": "${inputs.log}", "value": value}
+        if step_id == "join":
+            args["gate"] = "${inputs.gate}"
         return python_step(step_id, "crash_steps:work", args, **keys)
 
     steps: list[dict[str, object]] = [task("start", 1)]
@@ -81,7 +87,7 @@ def _workflow() -> dict[str, object]:
     steps.append(task("join", {"chain": f"${{{CHAIN[-1]}.output}}", "side": side}))
     return {
         "name": "crash-e2e",
-        "inputs": {"log": {"type": "string"}},
+        "inputs": {"log": {"type": "string"}, "gate": {"type": "string"}},
         "steps": steps,
         "outputs": {"final": "${join.output.digest}", "fan": "${fan.output}"},
     }
@@ -100,7 +106,19 @@ def expected_outputs(workflow: Path) -> object:
     procs = Processes(workflow.parent)
     try:
         log = workflow.parent / "uninterrupted.log"
-        done = procs.run("run", workflow, "--store", "memory://", "--json", "--input", f"log={log}")
+        gate = workflow.parent / "open-gate"
+        gate.touch()
+        done = procs.run(
+            "run",
+            workflow,
+            "--store",
+            "memory://",
+            "--json",
+            "--input",
+            f"log={log}",
+            "--input",
+            f"gate={gate}",
+        )
     finally:
         procs.close()
     assert done.returncode == 0, done.stderr
@@ -146,16 +164,28 @@ def test_kill_9_at_a_random_moment_then_resume_loses_nothing(
     url = store_for(backend, request, tmp_path)
     k = _kill_point(seed)
     log = tmp_path / "steps.log"
+    gate = tmp_path / "gate"
     store = open_store(url)
     try:
         known = run_ids(store)
-        running = procs.start("run", workflow, "--store", url, "--json", "--input", f"log={log}")
+        running = procs.start(
+            "run",
+            workflow,
+            "--store",
+            url,
+            "--json",
+            "--input",
+            f"log={log}",
+            "--input",
+            f"gate={gate}",
+        )
 
         def started() -> bool:
             return len(log_lines(log)) >= k
 
         wait_until(f"{k} steps to start", started, alive=running, interval=0.002)
         kill_9(running)
+        gate.touch()  # the resumed run may now finish
 
         # What the store holds right after the crash.
         run_id = new_run_id(store, known, running)
