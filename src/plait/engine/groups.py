@@ -87,6 +87,12 @@ class GroupScope:
         if verdict is not Verdict.WAIT:
             self.decide(verdict, member)
 
+    def close(self) -> None:
+        """Decide nothing more: the run is ending the group's members itself."""
+        self.decided = True
+        if self.timer is not None:
+            self.timer.cancel()
+
     def check_empty(self) -> None:
         if not self.node.members and not self.decided:
             self.decide(self.strategy.on_all_ended(self.tally), None)

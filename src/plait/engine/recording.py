@@ -136,7 +136,12 @@ class BatchWriter:
 
 def _run_all(callbacks: list[Callback]) -> None:
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception as exc:  # one failing callback must not strand the others
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "plait: a store callback failed", "exception": exc}
+            )
 
 
 @dataclass(frozen=True, slots=True)

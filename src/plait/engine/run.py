@@ -13,6 +13,7 @@ pool's deque, never idle coroutines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -116,6 +117,9 @@ class Run:
             except asyncio.CancelledError:
                 cancelled = True
                 self.abort(RunStatus.CANCELLED, "the run was cancelled")
+                # Successes still waiting for their commit end the run when they land.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(self._done)
             finally:
                 if timer is not None:
                     timer.cancel()
@@ -253,7 +257,8 @@ class Run:
             return
         node = st.node
         slot = _Slot()
-        status, output, error = StepStatus.SUCCEEDED, None, None
+        status, output = StepStatus.SUCCEEDED, None
+        error: RunError | None = None
         try:
             st.started_at = time.time()
             self._set_status(st, StepStatus.RUNNING)
@@ -262,8 +267,12 @@ class Run:
             if node.output is not None:
                 output = node.output.render(ResultScope(self.scope, output))
         except asyncio.CancelledError:
-            if not st.done:  # not cancelled by us: the loop itself is going away
-                raise
+            current = asyncio.current_task()
+            if not st.done and current is not None and current.cancelling():
+                raise  # not cancelled by us: the loop itself is going away
+            if not st.done:  # the tool raised CancelledError of its own accord
+                status = StepStatus.FAILED
+                error = StepFailed("the tool raised CancelledError", type="CancelledError")
         except RunError as exc:
             status, error = _status_of(exc), exc
         except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
@@ -332,7 +341,8 @@ class Run:
             ) from None
         except (RunError, asyncio.CancelledError):
             raise
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # A tool's sys.exit() or stray KeyboardInterrupt fails its step, not the engine.
             raise StepFailed(
                 str(exc) or type(exc).__name__, step=node.id, type=type(exc).__name__
             ) from exc
@@ -374,7 +384,7 @@ class Run:
         if recorder is not None and not restored and status is StepStatus.SUCCEEDED:
             try:
                 output_json = dumps(output)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
                 status, output = StepStatus.FAILED, None
                 error = StepFailed(
                     f"step '{st.node.id}' output cannot be stored as JSON: {exc}",
@@ -399,7 +409,9 @@ class Run:
         else:
             st.edge = Edge.DEAD
         if recorder is not None and not restored:
-            if status is StepStatus.SUCCEEDED:
+            # What dependents consume (a success, or a failure under continueOnError)
+            # reaches them only once it is on disk.
+            if st.edge is Edge.LIVE:
                 recorder.step_ended(st, output_json, lambda: self._released(st))
                 return
             recorder.step_ended(st, None, None)
@@ -525,9 +537,17 @@ class Run:
         if error is None:
             error = RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
         self.error = error
-        for st in self.states:
-            if not st.done:
-                self.cancel_node(st, running_status, StepStatus.SKIPPED, reason, Edge.BLOCKED)
+        # No group may decide from members ended by the abort (an `all` group whose
+        # members were all cancelled would otherwise "succeed").
+        for scope in self._groups.values():
+            scope.close()
+        propagating, self._propagating = self._propagating, True
+        try:
+            for st in self.states:
+                if not st.done:
+                    self.cancel_node(st, running_status, StepStatus.SKIPPED, reason, Edge.BLOCKED)
+        finally:
+            self._propagating = propagating
         if not self._propagating:
             self._propagate()
 
