@@ -181,3 +181,19 @@ def test_unique_prefix_finds_a_run_and_unknown_raises(store: Store) -> None:
         store.get_run("no-such-run")
     with pytest.raises(RunNotFound):
         store.request_cancel("no-such-run")
+
+
+def test_an_ended_attempt_is_never_overwritten(store: Store) -> None:
+    run_id = new_id()
+    store.write([_run(run_id)])
+    failed = StepRecord(run_id=run_id, node_id="a", attempt=1, step_id="a", status="failed",
+                        error='{"type":"Boom"}')
+    store.write([failed])
+    store.write([failed._replace(status="cancelled", error=None)])  # in a later batch
+    store.write([  # and in one batch
+        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="running"),
+        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="timed_out"),
+        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="skipped"),
+    ])
+    rows = {s.node_id: (s.status, s.error) for s in store.get_steps(run_id)}
+    assert rows == {"a": ("failed", '{"type":"Boom"}'), "b": ("timed_out", None)}

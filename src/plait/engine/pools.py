@@ -26,6 +26,9 @@ T = TypeVar("T")
 # A queued waiter: called when a slot is handed to it; returns False if it no longer
 # wants the slot (it was cancelled while queued), and the slot goes to the next one.
 Starter = Callable[[], bool]
+# Whether a queued waiter still wants its slot (a step cancelled while queued does not):
+# a full queue drops such entries before it refuses anyone.
+Alive = Callable[[], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,7 @@ class WorkerPool:
         self.queue_size = queue_size
         self.timeout = timeout
         self._active = 0
-        self._waiters: deque[tuple[float, Starter]] = deque()
+        self._waiters: deque[tuple[float, Starter, Alive]] = deque()
         self._started = 0
         self._completed = 0
         self._failed = 0
@@ -124,18 +127,21 @@ class WorkerPool:
             return True
         return False
 
-    def enqueue(self, starter: Starter) -> bool:
-        """Queue ``starter`` for the next free slot; False if the queue is full."""
+    def enqueue(self, starter: Starter, alive: Alive = lambda: True) -> bool:
+        """Queue ``starter`` for the next free slot; False if the queue is full of
+        waiters that still want a slot."""
         if self.queue_size is not None and len(self._waiters) >= self.queue_size:
-            return False
-        self._waiters.append((time.monotonic(), starter))
+            self._waiters = deque(w for w in self._waiters if w[2]())
+            if len(self._waiters) >= self.queue_size:
+                return False
+        self._waiters.append((time.monotonic(), starter, alive))
         return True
 
     def release(self) -> None:
         """Free a slot: hand it to the next waiter that still wants it, or give it back."""
         waiters = self._waiters
         while waiters:
-            queued_at, starter = waiters.popleft()
+            queued_at, starter, _ = waiters.popleft()
             if starter():
                 self._started += 1
                 self._wait_total += time.monotonic() - queued_at
@@ -154,7 +160,7 @@ class WorkerPool:
             future.set_result(None)
             return True
 
-        if not self.enqueue(starter):
+        if not self.enqueue(starter, lambda: not future.done()):
             raise PoolFull(self._full_message())
         try:
             await future
@@ -186,7 +192,8 @@ class WorkerPool:
 
     @property
     def queue_length(self) -> int:
-        return len(self._waiters)
+        """Waiters that still want a slot."""
+        return sum(1 for w in self._waiters if w[2]())
 
     def get_stats(self) -> PoolStats:
         return PoolStats(
@@ -196,14 +203,14 @@ class WorkerPool:
             total_wait_time=self._wait_total,
             average_wait_time=self._wait_total / self._started if self._started else 0.0,
             active_workers=self._active,
-            queue_length=len(self._waiters),
+            queue_length=self.queue_length,
         )
 
     def get_status(self) -> PoolStatus:
         return PoolStatus(
             active_workers=self._active,
             max_concurrent=self.max_concurrent,
-            queue_length=len(self._waiters),
+            queue_length=self.queue_length,
             utilization_rate=round(100.0 * self._active / self.max_concurrent, 2),
         )
 

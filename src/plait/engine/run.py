@@ -182,7 +182,7 @@ class Run:
         self._set_status(st, StepStatus.QUEUED)
         if pool.try_acquire():
             self._spawn(st, pool)
-        elif not pool.enqueue(lambda: self._dequeued(st, pool)):
+        elif not pool.enqueue(lambda: self._dequeued(st, pool), lambda: not st.done):
             self.end(
                 st,
                 StepStatus.FAILED,

@@ -7,7 +7,14 @@ import threading
 from collections.abc import Sequence
 
 from plait.errors import RunNotFound
-from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
+from plait.store.records import (
+    EventRecord,
+    RunRecord,
+    RunUpdate,
+    StepRecord,
+    Write,
+    keep_final,
+)
 
 
 class MemoryStore:
@@ -23,7 +30,9 @@ class MemoryStore:
         with self._lock:
             for item in batch:
                 if isinstance(item, StepRecord):
-                    self._steps.setdefault(item.run_id, {})[(item.node_id, item.attempt)] = item
+                    rows = self._steps.setdefault(item.run_id, {})
+                    key = (item.node_id, item.attempt)
+                    rows[key] = keep_final(rows.get(key), item)
                 elif isinstance(item, EventRecord):
                     self._events.setdefault(item.run_id, []).append(item)
                 elif isinstance(item, RunUpdate):

@@ -79,3 +79,14 @@ class RunUpdate:
 
 
 Write = RunRecord | StepRecord | EventRecord | RunUpdate
+
+# The statuses of an attempt still under way; any other is how it ended, for good.
+OPEN_STATUSES = ("pending", "queued", "running")
+
+
+def keep_final(old: StepRecord | None, new: StepRecord) -> StepRecord:
+    """Of two records of one attempt, the one to keep: the newer, unless the older one
+    already says how the attempt ended."""
+    if old is not None and old.status not in OPEN_STATUSES:
+        return old
+    return new

@@ -9,12 +9,20 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, func, select
+from sqlalchemy import Connection, Engine, Insert, Table, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from plait.errors import RunNotFound, StoreError
 from plait.store.migrations import migrate
-from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
+from plait.store.records import (
+    OPEN_STATUSES,
+    EventRecord,
+    RunRecord,
+    RunUpdate,
+    StepRecord,
+    Write,
+    keep_final,
+)
 from plait.store.schema import events, runs, step_executions
 
 _STEP_COLUMNS = list(StepRecord._fields)
@@ -59,7 +67,7 @@ class SqlStore:
         new_events: list[EventRecord] = []
         for item in batch:
             if isinstance(item, StepRecord):
-                steps[item.key] = item  # the latest state of a key wins
+                steps[item.key] = keep_final(steps.get(item.key), item)
             elif isinstance(item, EventRecord):
                 new_events.append(item)
             elif isinstance(item, RunUpdate):
@@ -82,6 +90,14 @@ class SqlStore:
         upsert: Insert = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=list(_STEP_KEY),
             set_={c: getattr(excluded, c) for c in _STEP_COLUMNS if c not in _STEP_KEY},
+            # An attempt that ended stays as it ended: a later ending under the same
+            # attempt number (a step cancelled in its retry backoff, a resume skipping
+            # a step again) never erases the recorded failure and its error.
+            where=text(
+                "step_executions.status IN ("
+                + ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+                + ")"
+            ),
         )
         return upsert
 
