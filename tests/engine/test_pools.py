@@ -139,3 +139,24 @@ async def test_pool_stats_count_waits(probe: Probe) -> None:
     assert stats.total_wait_time > 0
     assert stats.average_wait_time == pytest.approx(stats.total_wait_time / 4)
     assert isinstance(run, Run)
+
+
+async def test_a_step_cancelled_while_queued_frees_its_queue_place(probe: Probe) -> None:
+    wf = workflow(
+        step("long", wait="go"),
+        step("quick", pool="fast"),
+        step("queued_member"),  # queued in the default pool behind `long`
+        group("g", ["quick", "queued_member"], waitStrategy="race"),
+        step("after", dependsOn=["g"]),  # must find the queue place the loser left
+        parallelConfig={"maxConcurrent": 1, "queueSize": 1},
+        pools={"fast": {"maxConcurrent": 5}},
+    )
+    task = asyncio.create_task(wf.run())
+    await probe.ended("quick")
+    await probe.started("long")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    probe.release("go")
+    result = await task
+    assert statuses(result)["queued_member"] == "cancelled"
+    assert statuses(result)["after"] == "succeeded"
