@@ -250,6 +250,10 @@ def request_cancel(run_id: str, store: Store) -> str:
         raise WorkflowError(f"run {record.id} already {record.status}; nothing to cancel")
     owner = lease_owner()
     if _take_lease(store, record, owner):  # nobody is executing it
+        fresh = store.get_run(record.id)
+        if fresh.status not in RESUMABLE:  # it finished as we took the lease it gave back
+            store.release_lease(record.id, owner)
+            raise WorkflowError(f"run {record.id} already {fresh.status}; nothing to cancel")
         now = iso(time.time())
         # Steps its dead process left running end with the run, as a live run's would.
         steps = store.get_steps(record.id)
@@ -297,7 +301,8 @@ def request_cancel(run_id: str, store: Store) -> str:
                         "lease_expires_at": None,
                     },
                 ),
-            ]
+            ],
+            fence=(record.id, owner),
         )
         return f"run {record.id} was not executing; marked cancelled"
     store.request_cancel(record.id)

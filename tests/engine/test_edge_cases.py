@@ -82,11 +82,11 @@ class SlowCommits(MemoryStore):
         super().__init__()
         self.committing = threading.Event()
 
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         if any(getattr(w, "status", None) == "succeeded" for w in batch):
             self.committing.set()
             time.sleep(0.3)
-        super().write(batch)
+        super().write(batch, fence)
 
 
 async def test_cancelling_the_caller_while_a_commit_is_pending_records_cancelled() -> None:
@@ -111,11 +111,11 @@ class GatedFailures(MemoryStore):
         self.gate = threading.Event()
         self.holding = threading.Event()
 
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         if any(getattr(w, "status", None) == "failed" for w in batch):
             self.holding.set()
             self.gate.wait(10)
-        super().write(batch)
+        super().write(batch, fence)
 
 
 async def test_a_failure_dependents_consume_is_on_disk_before_they_start() -> None:

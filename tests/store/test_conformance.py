@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from plait.errors import RunNotFound
+from plait.errors import LeaseHeld, RunNotFound
 from plait.store import Store
 from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord
 from store.conftest import new_id
@@ -186,14 +186,30 @@ def test_unique_prefix_finds_a_run_and_unknown_raises(store: Store) -> None:
 def test_an_ended_attempt_is_never_overwritten(store: Store) -> None:
     run_id = new_id()
     store.write([_run(run_id)])
-    failed = StepRecord(run_id=run_id, node_id="a", attempt=1, step_id="a", status="failed",
-                        error='{"type":"Boom"}')
+    failed = StepRecord(
+        run_id=run_id, node_id="a", attempt=1, step_id="a", status="failed", error='{"type":"Boom"}'
+    )
     store.write([failed])
     store.write([failed._replace(status="cancelled", error=None)])  # in a later batch
-    store.write([  # and in one batch
-        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="running"),
-        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="timed_out"),
-        StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="skipped"),
-    ])
+    store.write(
+        [  # and in one batch
+            StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="running"),
+            StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="timed_out"),
+            StepRecord(run_id=run_id, node_id="b", attempt=1, step_id="b", status="skipped"),
+        ]
+    )
     rows = {s.node_id: (s.status, s.error) for s in store.get_steps(run_id)}
     assert rows == {"a": ("failed", '{"type":"Boom"}'), "b": ("timed_out", None)}
+
+
+def test_a_fenced_write_needs_the_lease(store: Store) -> None:
+    run_id = new_id()
+    store.write([_run(run_id)])
+    assert store.acquire_lease(run_id, "holder", 30, time.time())
+    row = StepRecord(run_id=run_id, node_id="a", attempt=1, step_id="a", status="succeeded")
+    with pytest.raises(LeaseHeld):
+        store.write([row, RunUpdate(run_id, {"status": "succeeded"})], fence=(run_id, "stale"))
+    assert store.get_steps(run_id) == []  # nothing of the refused batch was written
+    assert store.get_run(run_id).status == "running"
+    store.write([row], fence=(run_id, "holder"))
+    assert [s.status for s in store.get_steps(run_id)] == ["succeeded"]

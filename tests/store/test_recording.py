@@ -109,14 +109,14 @@ class GatedStore(MemoryStore):
         self.gate = threading.Event()
         self.holding = threading.Event()
 
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         if any(
             isinstance(w, StepRecord) and w.node_id == "first" and w.status == "succeeded"
             for w in batch
         ):
             self.holding.set()
             self.gate.wait(10)
-        super().write(batch)
+        super().write(batch, fence)
 
 
 async def test_dependents_start_only_once_a_success_is_on_disk() -> None:
@@ -144,10 +144,10 @@ async def test_dependents_start_only_once_a_success_is_on_disk() -> None:
 
 
 class BrokenStore(MemoryStore):
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         if any(isinstance(w, StepRecord) for w in batch):
             raise plait.StoreError("store test://broken: cannot write: disk full")
-        super().write(batch)
+        super().write(batch, fence)
 
 
 async def test_a_store_failing_mid_run_stops_the_run() -> None:

@@ -64,8 +64,13 @@ class BatchWriter:
     """A thread that commits queued writes in batches and reports back to the loop."""
 
     def __init__(
-        self, store: Store, loop: asyncio.AbstractEventLoop, on_error: Callable[[StoreError], None]
+        self,
+        store: Store,
+        loop: asyncio.AbstractEventLoop,
+        on_error: Callable[[StoreError], None],
+        fence: tuple[str, str] | None = None,
     ) -> None:
+        self._fence = fence
         self._store = store
         self._loop = loop
         self._on_error = on_error
@@ -124,7 +129,7 @@ class BatchWriter:
         if not batch or self.failed is not None:
             return
         try:
-            self._store.write(batch)
+            self._store.write(batch, fence=self._fence)
             self.batches += 1
         except StoreError as exc:
             self.failed = exc
@@ -209,7 +214,10 @@ class Recorder:
                 },
             )
             await asyncio.to_thread(self.store.write, [update])
-        self._writer = BatchWriter(self.store, loop, self._on_store_error)
+        # Every batch is written only while this process holds the run's lease: a
+        # process that stalled past its lease and lost it cannot write over the new one.
+        fence = (run.run_id, self.owner)
+        self._writer = BatchWriter(self.store, loop, self._on_store_error, fence)
         self.event("run_started" if self.record is not None else "run_resumed")
         self._watch = asyncio.create_task(self._watch_loop())
 

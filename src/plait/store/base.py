@@ -15,8 +15,10 @@ from plait.store.records import EventRecord, RunRecord, StepRecord, Write
 class Store(Protocol):
     url: str
 
-    def write(self, batch: Sequence[Write]) -> None:
-        """Apply every write in one transaction: all of them, or none."""
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
+        """Apply every write in one transaction: all of them, or none. With ``fence``
+        (run id, lease owner), only while that owner still holds the run's lease; else
+        ``LeaseHeld``, and nothing is written."""
         ...
 
     def acquire_lease(

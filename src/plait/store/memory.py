@@ -6,7 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Sequence
 
-from plait.errors import RunNotFound
+from plait.errors import LeaseHeld, RunNotFound
 from plait.store.records import (
     EventRecord,
     RunRecord,
@@ -26,8 +26,14 @@ class MemoryStore:
         self._steps: dict[str, dict[tuple[str, int], StepRecord]] = {}
         self._events: dict[str, list[EventRecord]] = {}
 
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         with self._lock:
+            if fence is not None and self._find(fence[0]).lease_owner != fence[1]:
+                holder = self._find(fence[0]).lease_owner
+                raise LeaseHeld(
+                    f"run {fence[0]}: this process no longer holds its lease (held by "
+                    f"{holder}); it stops writing"
+                )
             for item in batch:
                 if isinstance(item, StepRecord):
                     rows = self._steps.setdefault(item.run_id, {})

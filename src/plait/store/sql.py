@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from plait.errors import RunNotFound, StoreError
+from plait.errors import LeaseHeld, RunNotFound, StoreError
 from plait.store.migrations import migrate
 from plait.store.records import (
     OPEN_STATUSES,
@@ -40,7 +40,10 @@ class SqlStore:
     rows_per_statement = 1
 
     def __init__(self, engine: Engine, url: str) -> None:
-        self.engine = engine
+        # Writes go through an engine marked "write" (SQLite then begins IMMEDIATE);
+        # reads through the plain one, so they never wait for a writer's lock.
+        self.reader = engine
+        self.engine = engine.execution_options(plait_write=True)
         self.url = url
         with self._translate("open"), self.engine.begin() as conn:
             migrate(conn, url)
@@ -60,7 +63,7 @@ class SqlStore:
 
     # -- writes ------------------------------------------------------------------
 
-    def write(self, batch: Sequence[Write]) -> None:
+    def write(self, batch: Sequence[Write], fence: tuple[str, str] | None = None) -> None:
         new_runs: list[dict[str, Any]] = []
         updates: list[RunUpdate] = []
         steps: dict[tuple[str, str, int], StepRecord] = {}
@@ -75,6 +78,8 @@ class SqlStore:
             else:
                 new_runs.append(_row(item, _RUN_COLUMNS))
         with self._translate("write"), self.engine.begin() as conn:
+            if fence is not None:
+                self._check_fence(conn, *fence)
             if new_runs:
                 conn.execute(runs.insert(), new_runs)
             if steps:
@@ -83,6 +88,17 @@ class SqlStore:
                 self._insert_event.run(conn, new_events)
             for update in updates:
                 conn.execute(runs.update().where(runs.c.id == update.run_id).values(update.values))
+
+    def _check_fence(self, conn: Connection, run_id: str, owner: str) -> None:
+        stmt = select(runs.c.lease_owner).where(runs.c.id == run_id)
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        holder = conn.execute(stmt).scalar_one_or_none()
+        if holder != owner:
+            raise LeaseHeld(
+                f"run {run_id}: this process no longer holds its lease (held by {holder}); "
+                "it stops writing"
+            )
 
     def _step_upsert_statement(self) -> Insert:
         stmt: Insert = self.insert(step_executions)
@@ -148,13 +164,13 @@ class SqlStore:
 
     def cancel_requested(self, run_id: str) -> bool:
         stmt = select(runs.c.cancel_requested).where(runs.c.id == run_id)
-        with self._translate("read the run"), self.engine.connect() as conn:
+        with self._translate("read the run"), self.reader.connect() as conn:
             return bool(conn.execute(stmt).scalar_one_or_none())
 
     # -- reads ---------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._translate("read the run"), self.engine.connect() as conn:
+        with self._translate("read the run"), self.reader.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
             if row is None and run_id:
                 like = run_id.replace("%", "").replace("_", "") + "%"
@@ -173,7 +189,7 @@ class SqlStore:
             stmt = stmt.where(runs.c.status == status)
         if workflow is not None:
             stmt = stmt.where(runs.c.workflow == workflow)
-        with self._translate("list runs"), self.engine.connect() as conn:
+        with self._translate("list runs"), self.reader.connect() as conn:
             return [RunRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
@@ -184,21 +200,21 @@ class SqlStore:
                 step_executions.c.started_at, step_executions.c.node_id, step_executions.c.attempt
             )
         )
-        with self._translate("read step executions"), self.engine.connect() as conn:
+        with self._translate("read step executions"), self.reader.connect() as conn:
             return [StepRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
 
     def get_events(self, run_id: str) -> list[EventRecord]:
         stmt = select(events).where(events.c.run_id == run_id).order_by(events.c.seq)
-        with self._translate("read events"), self.engine.connect() as conn:
+        with self._translate("read events"), self.reader.connect() as conn:
             return [EventRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
 
     def max_event_seq(self, run_id: str) -> int:
         stmt = select(func.max(events.c.seq)).where(events.c.run_id == run_id)
-        with self._translate("read events"), self.engine.connect() as conn:
+        with self._translate("read events"), self.reader.connect() as conn:
             return int(conn.execute(stmt).scalar_one_or_none() or 0)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.reader.dispose()
 
 
 class _Bulk:

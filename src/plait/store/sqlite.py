@@ -103,4 +103,6 @@ def _on_connect_as_is(dbapi_connection: sqlite3.Connection, _record: Any) -> Non
 
 
 def _on_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write takes the lock up front (no deadlock on upgrade); a read takes none (WAL).
+    immediate = conn.get_execution_options().get("plait_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
