@@ -130,3 +130,30 @@ async def test_timed_out_thread_step_frees_its_slot_and_discards_its_result() ->
     release.set()
     assert await asyncio.to_thread(finished.wait, 10)
     assert result.steps["block"].output is None  # the late result was discarded
+
+
+async def test_run_resources_are_closed_when_the_run_ends() -> None:
+    closed: list[str] = []
+
+    class Pool:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    class Broken:
+        def close(self) -> None:
+            closed.append("broken")
+            raise OSError("already gone")
+
+    async def uses(ctx: plait.StepContext) -> str:
+        ctx.resources.setdefault("http", Pool("http"))
+        ctx.resources.setdefault("db", Broken())
+        assert closed == []  # nothing closed while the run goes on
+        return "ok"
+
+    wf = plait.Workflow("res").task("a", uses)
+    result = await wf.run()
+    assert result.status == "succeeded"
+    assert closed == ["broken", "http"]  # newest first; a failing close does not fail the run

@@ -41,7 +41,7 @@ from plait.errors import (
 from plait.executors.base import Executor
 from plait.executors.local import LocalExecutor
 from plait.status import RunStatus, StepStatus
-from plait.tools.context import StepContext
+from plait.tools.context import StepContext, close_resources
 
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
 
@@ -124,6 +124,7 @@ class Run:
                 if timer is not None:
                     timer.cancel()
                 await self._drain()
+                await close_resources(self._resources)
         self.finished_at = time.time()
         result = build_result(self)
         if self._recorder is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,3 +56,23 @@ class StepContext:
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         result: T = await self._run_in_thread(fn)
         return result
+
+
+log = logging.getLogger("plait.tools")
+
+
+async def close_resources(resources: dict[str, Any]) -> None:
+    """Close what tools left in a run's ``resources`` (``aclose()`` or ``close()``), newest
+    first, when the run ends. A failing close is logged, never raised: the run's outcome
+    is already decided."""
+    for key in reversed(list(resources)):
+        value = resources.pop(key)
+        closer = getattr(value, "aclose", None) or getattr(value, "close", None)
+        if closer is None:
+            continue
+        try:
+            result = closer()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # a close must not change the run's result
+            log.warning("closing run resource %r failed", key, exc_info=True)
