@@ -135,3 +135,28 @@ def test_nested_groups_are_nested_subgraphs_and_clusters() -> None:
     outer_at = dot.index('subgraph "cluster_outer"')
     inner_at = dot.index('subgraph "cluster_inner"')
     assert outer_at < inner_at < dot.index('"a" [label="a (noop)"];')
+
+
+ROUTED: dict[str, Any] = {
+    "name": "routed",
+    "inputs": {"big": {"type": "boolean"}},
+    "steps": [
+        {"id": "route", "switch": [{"when": "inputs.big", "next": "big"}, {"default": "small"}]},
+        {"id": "big", "tool": "noop", "onError": "rescue"},
+        {"id": "small", "tool": "noop"},
+        {"id": "rescue", "tool": "noop"},
+    ],
+}
+
+
+def test_routes_are_drawn_as_routes() -> None:
+    plan = compile_data(ROUTED)
+    mermaid = to_mermaid(plan)
+    assert 'route_0{"route (switch)"}' in mermaid
+    assert "route_0 -->|route| big_1" in mermaid
+    assert "route_0 -->|route| small_2" in mermaid
+    assert "big_1 -. onError .-> rescue_3" in mermaid
+    dot = to_dot(plan)
+    assert '"route" [label="route (switch)", shape=diamond];' in dot
+    assert '"route" -> "big" [label="route"];' in dot
+    assert '"big" -> "rescue" [label="onError", style=dashed];' in dot

@@ -231,3 +231,35 @@ def test_definition_hash_is_of_the_text() -> None:
     recorded = Definition.of("abc", None, plan)
     assert recorded.hash == definition_hash("abc")
     assert json.loads(recorded.outline)["terminals"] == ["total"]
+
+
+async def test_resume_keeps_the_route_a_switch_chose(store: Store) -> None:
+    FAIL_ONCE.add("big")
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "routed",
+            "inputs": {"large": {"type": "boolean", "default": True}},
+            "steps": [
+                {
+                    "id": "route",
+                    "switch": [{"when": "inputs.large", "next": "big"}, {"default": "small"}],
+                },
+                {"id": "big", "tool": "counted", "input": {"name": "big"}},
+                {"id": "small", "tool": "counted", "input": {"name": "small"}},
+                {
+                    "id": "merge",
+                    "tool": "counted",
+                    "input": {"name": "merge"},
+                    "dependsOn": ["big", "small"],
+                },
+            ],
+        }
+    )
+    first = await wf.run(store=store)
+    assert first.status is plait.RunStatus.FAILED
+    CALLS.clear()
+    second = await plait.resume(first.run_id, store=store, workflow=wf, from_failure=True)
+    assert second.status is plait.RunStatus.SUCCEEDED
+    assert second.steps["route"].output == "big"
+    assert second.steps["small"].status is plait.StepStatus.SKIPPED
+    assert dict(CALLS) == {"big": 1, "merge": 1}

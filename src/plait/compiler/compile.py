@@ -43,6 +43,8 @@ class _Builder:
     group_of: dict[str, str] = field(default_factory=dict)  # member id -> group step id
     members: dict[str, list[str]] = field(default_factory=dict)
     deps: dict[str, list[str]] = field(default_factory=dict)
+    routed: dict[str, set[str]] = field(default_factory=dict)  # step -> targets it routes
+    handlers: set[str] = field(default_factory=set)  # steps some onError routes to
 
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
         self.problems.append(Problem(message, self.file, step, key))
@@ -95,7 +97,9 @@ def _compile(
     pools = _pools(b, definition)
     _check_steps(b, steps, pools)
     _check_input_defaults(b, definition)
-    check_references(b.problems, definition, templates, b.index, b.aliases, b.known_bad, file)
+    check_references(
+        b.problems, definition, templates, b.index, b.aliases, b.known_bad, file, b.handlers
+    )
     # Look for a cycle even when other problems were found: every problem is reported.
     cycle = find_cycle(b.index, b.deps, b.members)
     if cycle and not b.problems:
@@ -201,6 +205,38 @@ def _collect_deps(b: _Builder, steps: list[StepDef]) -> None:
                 b.problem("a step cannot be its own next step", step.id, "next_step")
             elif step.id not in b.deps[target]:
                 b.deps[target].append(step.id)
+        for key, target in _routes(step):
+            resolved = b.resolve_id(target)
+            if resolved is None:
+                if target not in b.known_bad:
+                    b.problem(f"unknown step '{target}'", step.id, key)
+            elif resolved == step.id:
+                b.problem("a step cannot route to itself", step.id, key)
+            else:
+                b.routed.setdefault(step.id, set()).add(resolved)
+                if step.id not in b.deps[resolved]:
+                    b.deps[resolved].append(step.id)
+                if key == "onError":
+                    b.handlers.add(resolved)
+
+
+def _routes(step: StepDef) -> list[tuple[str, str]]:
+    """(key, target id) of every route out of a step: switch cases and ``onError``."""
+    found = [
+        (f"switch[{i}]", target)
+        for i, case in enumerate(step.switch or [])
+        for target in case.targets()
+    ]
+    if step.on_error is not None:
+        found.append(("onError", step.on_error))
+    return found
+
+
+def condition(value: Any) -> Any:
+    """A ``when``-like value: a string with no ``${...}`` is one whole expression."""
+    if isinstance(value, str) and "${" not in value:
+        return "${" + value + "}"
+    return value
 
 
 def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str], Template]:
@@ -212,6 +248,13 @@ def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str
     templates: dict[tuple[str, str], Template] = {}
     sources: list[tuple[str | None, str, Any]] = [(s.id, "input", s.input) for s in steps]
     sources += [(s.id, "output", s.output) for s in steps if s.output is not None]
+    sources += [(s.id, "when", condition(s.when)) for s in steps if s.when is not None]
+    sources += [
+        (s.id, f"switch[{i}].when", condition(case.when))
+        for s in steps
+        for i, case in enumerate(s.switch or [])
+        if case.default is None
+    ]
     sources.append((None, "outputs", b.definition.outputs))
     for step_id, key, value in sources:
         try:
@@ -278,8 +321,14 @@ def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) 
                     step.id,
                     "tool",
                 )
-        if step.kind == "group" and step.retry is not None:
-            b.problem("'retry' applies to task steps, not groups", step.id, "retry")
+        if step.kind != "task" and step.retry is not None:
+            b.problem(f"'retry' applies to task steps, not a {step.kind}", step.id, "retry")
+        if step.on_error is not None and step.continue_on_error:
+            b.problem(
+                "a step has either 'onError' (route its failure) or 'continueOnError', not both",
+                step.id,
+                "onError",
+            )
 
 
 def _check_input_defaults(b: _Builder, definition: WorkflowDef) -> None:
@@ -339,8 +388,23 @@ def _build_plan(
             "group": index[parent] if parent is not None else None,
             "pool": step.pool or DEFAULT_POOL,
             "continue_on_error": step.continue_on_error,
+            "when": templates.get((step.id, "when")),
+            "routed": frozenset(index[t] for t in b.routed.get(step.id, ())),
+            "on_error": (index[b.resolve_id(step.on_error) or ""],) if step.on_error else (),
         }
-        if group is None:
+        if step.switch is not None:
+            node = Node(
+                kind=NodeKind.SWITCH,
+                cases=tuple(
+                    (
+                        templates.get((step.id, f"switch[{i}].when")),
+                        tuple(index[b.resolve_id(t) or ""] for t in case.targets()),
+                    )
+                    for i, case in enumerate(step.switch)
+                ),
+                **common,
+            )
+        elif group is None:
             node = Node(
                 kind=NodeKind.TASK,
                 timeout=step.timeout,

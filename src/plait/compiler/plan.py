@@ -6,7 +6,8 @@ per-run state in flat lists. A group is one node with two sets of edges:
     deps ──▶ [group starts] ──start edges──▶ members ──▶ [group ends] ──▶ out
 
 Its members are released when it starts; its dependents when its wait strategy
-decides. A task starts and ends in one piece.
+decides. A task starts and ends in one piece. A switch ends as soon as it starts,
+choosing which of its out-edges are live.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEFAULT_POOL = "default"
 class NodeKind(StrEnum):
     TASK = "task"
     GROUP = "group"
+    SWITCH = "switch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,13 @@ class Node:
     pool: str = DEFAULT_POOL
     continue_on_error: bool = False
     timeout: float | None = None
+    # routing: a guard, and the out-edges whose liveness a route decides (a switch's
+    # targets, an onError handler) rather than this node's own outcome
+    when: Template | None = None
+    on_error: tuple[int, ...] = ()
+    routed: frozenset[int] = frozenset()
+    # switch: (condition, targets) in order; a default case has no condition
+    cases: tuple[tuple[Template | None, tuple[int, ...]], ...] = ()
     # task
     tool: Tool | None = None
     input: Template = field(default_factory=lambda: Const(None))

@@ -11,6 +11,8 @@ def _label(node: Node) -> str:
     if node.kind is NodeKind.GROUP:
         extra = f" ≤{node.max_concurrent}" if node.max_concurrent else ""
         return f"{node.id} [{node.strategy.value}{extra}]"
+    if node.kind is NodeKind.SWITCH:
+        return f"{node.id} (switch)"
     tool = node.tool.name if node.tool is not None else "?"
     return f"{node.id} ({tool})"
 
@@ -21,12 +23,13 @@ def to_mermaid(plan: Plan) -> str:
         if node.kind is NodeKind.GROUP:
             continue
         if node.group is None:
-            lines.append(f'    {_mid(node)}["{_mlabel(node)}"]')
+            lines.append(f"    {_mnode(node)}")
     for group in plan.groups():
         lines.extend(_mermaid_group(plan, group, "    "))
     for node in plan.nodes:
         for target in node.out:
-            lines.append(f"    {_mid(node)} --> {_mid(plan.nodes[target])}")
+            arrow = _marrow(node, target)
+            lines.append(f"    {_mid(node)} {arrow} {_mid(plan.nodes[target])}")
     return "\n".join(lines) + "\n"
 
 
@@ -39,7 +42,7 @@ def _mermaid_group(plan: Plan, group: Node, indent: str) -> list[str]:
         if member.kind is NodeKind.GROUP:
             lines.extend(_mermaid_group(plan, member, indent + "    "))
         else:
-            lines.append(f'{indent}    {_mid(member)}["{_mlabel(member)}"]')
+            lines.append(f"{indent}    {_mnode(member)}")
     lines.append(f"{indent}end")
     return lines
 
@@ -57,6 +60,28 @@ def _mlabel(node: Node) -> str:
     return _label(node).replace('"', "#quot;")
 
 
+def _mnode(node: Node) -> str:
+    if node.kind is NodeKind.SWITCH:
+        return f'{_mid(node)}{{"{_mlabel(node)}"}}'
+    return f'{_mid(node)}["{_mlabel(node)}"]'
+
+
+def _route_label(node: Node, target: int) -> str | None:
+    """How an edge is taken when it is not simply "after": a route or an error route."""
+    if target in node.on_error:
+        return "onError"
+    if target in node.routed:
+        return "route"
+    return None
+
+
+def _marrow(node: Node, target: int) -> str:
+    label = _route_label(node, target)
+    if label == "onError":
+        return "-. onError .->"
+    return "-->" if label is None else f"-->|{label}|"
+
+
 def _q(text: str) -> str:
     """Text inside a double-quoted dot string."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
@@ -68,8 +93,8 @@ def to_dot(plan: Plan) -> str:
         if group.group is None:
             lines.extend(_dot_group(plan, group, "    "))
     for node in plan.nodes:
-        if node.kind is NodeKind.TASK and node.group is None:
-            lines.append(f'    "{node.id}" [label="{_q(_label(node))}"];')
+        if node.kind is not NodeKind.GROUP and node.group is None:
+            lines.append(f"    {_dnode(node)}")
     for node in plan.nodes:
         for target in node.out:
             dst = plan.nodes[target]
@@ -78,6 +103,11 @@ def to_dot(plan: Plan) -> str:
                 attrs.append(f'ltail="cluster_{node.id}"')
             if dst.kind is NodeKind.GROUP:
                 attrs.append(f'lhead="cluster_{dst.id}"')
+            label = _route_label(node, target)
+            if label is not None:
+                attrs.append(f'label="{label}"')
+                if label == "onError":
+                    attrs.append("style=dashed")
             suffix = f" [{', '.join(attrs)}]" if attrs else ""
             lines.append(f'    "{node.id}" -> "{dst.id}"{suffix};')
     lines.append("}")
@@ -95,9 +125,14 @@ def _dot_group(plan: Plan, group: Node, indent: str) -> list[str]:
         if member.kind is NodeKind.GROUP:
             lines.extend(_dot_group(plan, member, indent + "    "))
         else:
-            lines.append(f'{indent}    "{member.id}" [label="{_q(_label(member))}"];')
+            lines.append(f"{indent}    {_dnode(member)}")
     lines.append(f"{indent}}}")
     return lines
+
+
+def _dnode(node: Node) -> str:
+    shape = ", shape=diamond" if node.kind is NodeKind.SWITCH else ""
+    return f'"{node.id}" [label="{_q(_label(node))}"{shape}];'
 
 
 RENDERERS = {"mermaid": to_mermaid, "dot": to_dot}

@@ -7,6 +7,7 @@ from plait.errors import Problem
 from plait.expressions.template import Template
 
 STEP_FIELDS = ("output", "status", "error", "attempts")
+ERROR_FIELDS = ("type", "message", "step")
 _BUILTIN_NAMES = {"inputs": None, "run": ("id",), "workflow": ("name",)}
 
 
@@ -18,13 +19,18 @@ def check_references(
     aliases: dict[str, str],
     known_bad: set[str],
     file: str | None,
+    handlers: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Every name read by a ``${...}`` must exist: a step, a declared input, run, workflow."""
+    """Every name read by a ``${...}`` must exist: a step, a declared input, run, workflow;
+    ``error`` in a step an ``onError`` routes to."""
     for (step_id, key), template in templates.items():
         step = step_id or None
         for expr in template.expressions():
             for root, keys in expr.names():
-                message = _check_name(root, keys, definition, index, aliases, known_bad, key)
+                if root == "error" and step_id in handlers:
+                    message = _check_keys(root, keys, ERROR_FIELDS)
+                else:
+                    message = _check_name(root, keys, definition, index, aliases, known_bad, key)
                 if message:
                     problems.append(Problem(f"{message} in ${{{expr.text}}}", file, step, key))
 
@@ -60,7 +66,15 @@ def _check_name(
         if first is not None and first not in allowed:
             return f"'{root}' has {', '.join(allowed)}, not {first!r}"
         return None
+    if root == "error":
+        return "'error' is known only in a step that some step's 'onError' routes to"
     return f"unknown name '{root}': expected a step id, inputs, run or workflow"
+
+
+def _check_keys(root: str, keys: tuple[str | int, ...], allowed: tuple[str, ...]) -> str | None:
+    if keys and keys[0] not in allowed:
+        return f"'{root}' has {', '.join(allowed)}, not {keys[0]!r}"
+    return None
 
 
 def find_cycle(

@@ -138,6 +138,29 @@ class RetryDef(Definition):
 GroupSteps = list[str] | Callable[..., Any]
 
 
+class SwitchCase(Definition):
+    """One route of a ``switch``: ``{when: EXPR, next: ID}``, or ``{default: ID}`` last."""
+
+    when: Any = None
+    next: str | list[str] | None = None
+    default: str | list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SwitchCase:
+        if self.default is not None:
+            if self.when is not None or self.next is not None:
+                raise ValueError("a 'default' case has no 'when' or 'next'")
+        elif self.when is None or self.next is None:
+            raise ValueError("a case needs 'when' and 'next' (or is {default: ID})")
+        return self
+
+    def targets(self) -> list[str]:
+        target = self.default if self.default is not None else self.next
+        if target is None:
+            return []
+        return [target] if isinstance(target, str) else list(target)
+
+
 class GroupDef(Definition):
     """Seed 001's ``parallelGroup``: members run in parallel and join by a wait strategy."""
 
@@ -163,7 +186,8 @@ class GroupDef(Definition):
     frozen=True, slots=True, config=ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 )
 class StepDef:
-    """One step. Exactly one of: ``tool`` (a task), ``parallelGroup``, ``type: parallel``.
+    """One step. Exactly one of: ``tool`` (a task), ``parallelGroup``, ``type: parallel``,
+    ``switch``.
 
     A slotted pydantic dataclass, not a model: a workflow has as many steps as it likes,
     and this costs about 260 bytes a step where a model costs 850 (bench W4)."""
@@ -182,7 +206,11 @@ class StepDef:
     parallel_steps: list[str] | None = None
     max_parallelism: int | None = Field(default=None, ge=1)
     wait_strategy: WaitStrategy | None = None
+    # kind: switch
+    switch: list[SwitchCase] | None = None
     # common keys
+    when: Any = None
+    on_error: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     next_step: str | list[str] | None = None
     timeout: Duration = None
@@ -214,13 +242,14 @@ class StepDef:
                 ("tool", self.tool is not None),
                 ("parallelGroup", self.parallel_group is not None),
                 ("type: parallel", self.type == "parallel"),
+                ("switch", self.switch is not None),
             )
             if present
         ]
         if not kinds:
             raise ValueError(
-                "a step needs one of 'tool' (or 'toolName'), 'parallelGroup', or "
-                "'type: parallel' with 'parallel_steps'"
+                "a step needs one of 'tool' (or 'toolName'), 'parallelGroup', "
+                "'type: parallel' with 'parallel_steps', or 'switch'"
             )
         if len(kinds) > 1:
             raise ValueError(f"a step is exactly one kind, but this one has {' and '.join(kinds)}")
@@ -235,9 +264,18 @@ class StepDef:
                     raise ValueError(f"'{key}' goes with 'type: parallel'")
         return self
 
+    @field_validator("switch")
+    @classmethod
+    def _switch(cls, value: list[SwitchCase] | None) -> list[SwitchCase] | None:
+        if value is not None:
+            _check_switch(value)
+        return value
+
     @property
-    def kind(self) -> Literal["task", "group"]:
-        return "task" if self.tool is not None else "group"
+    def kind(self) -> Literal["task", "group", "switch"]:
+        if self.tool is not None:
+            return "task"
+        return "switch" if self.switch is not None else "group"
 
     def group(self) -> GroupDef | None:
         """The step's group in seed 001's form, whichever spelling the user wrote."""
@@ -260,6 +298,14 @@ class StepDef:
         if self.next_step is None:
             return []
         return [self.next_step] if isinstance(self.next_step, str) else list(self.next_step)
+
+
+def _check_switch(cases: list[SwitchCase]) -> None:
+    if not cases:
+        raise ValueError("'switch' needs at least one case")
+    for i, case in enumerate(cases):
+        if case.default is not None and i != len(cases) - 1:
+            raise ValueError(f"switch case {i + 1}: 'default' must be the last case")
 
 
 _STEP_FIELDS = frozenset(field.name for field in dataclasses.fields(StepDef))

@@ -27,8 +27,9 @@ from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.ready import Edge, ReadyQueue, Verdict
 from plait.engine.recording import Recorder, Restored, dumps
 from plait.engine.result import RunResult, build_result
-from plait.engine.state import ResultScope, RunScope, StepState
+from plait.engine.state import ErrorScope, ResultScope, RunScope, StepState
 from plait.errors import (
+    PlaitError,
     PoolFull,
     RunCancelled,
     RunError,
@@ -169,13 +170,59 @@ class Run:
         if self._restored and node.id in self._restored:
             self._restore(st)
             return
+        if node.when is not None and not st.in_window and not self._guard(st, node.when):
+            return
         if node.group is not None and not st.in_window and not self._groups[node.group].admit(st):
             self._set_status(st, StepStatus.QUEUED)
             return
         if node.kind is NodeKind.GROUP:
             self._start_group(st)
+        elif node.kind is NodeKind.SWITCH:
+            self._switch(st)
         else:
             self._submit(st)
+
+    def scope_for(self, st: StepState) -> RunScope | ErrorScope:
+        """The names a node's expressions see: the run's, and ``error`` in a handler."""
+        return self.scope if st.caught is None else ErrorScope(self.scope, st.caught)
+
+    def _guard(self, st: StepState, when: Any) -> bool:
+        """Evaluate ``when``: false skips the node (a dead edge for its dependents)."""
+        try:
+            passed = bool(when.render(self.scope_for(st)))
+        except PlaitError as exc:
+            error = StepFailed(f"when: {_message(exc)}", step=st.node.id, type="ExpressionError")
+            self.end(st, StepStatus.FAILED, error=error)
+            return False
+        if not passed:
+            self._end_skipped(st, "its 'when' condition is false", Edge.DEAD)
+        return passed
+
+    def _switch(self, st: StepState) -> None:
+        """Choose the first case whose condition holds (or the default); its targets' edges
+        are live, the others' dead. A switch holds no slot: it ends as it starts."""
+        st.started_at = time.time()
+        st.attempts += 1
+        self._set_status(st, StepStatus.RUNNING)
+        if self._recorder is not None:
+            self._recorder.step_started(st, None)
+        scope = self.scope_for(st)
+        chosen: tuple[int, ...] = ()
+        for i, (when, targets) in enumerate(st.node.cases):
+            try:
+                hit = when is None or bool(when.render(scope))
+            except PlaitError as exc:
+                error = StepFailed(
+                    f"switch case {i + 1}: {_message(exc)}", step=st.node.id, type="ExpressionError"
+                )
+                self.end(st, StepStatus.FAILED, error=error)
+                return
+            if hit:
+                chosen = targets
+                break
+        st.chosen = frozenset(chosen)
+        ids = [self.states[i].node.id for i in chosen]
+        self.end(st, StepStatus.SUCCEEDED, output=ids[0] if len(ids) == 1 else (ids or None))
 
     def _submit(self, st: StepState) -> None:
         pool = self.pools[st.node.pool]
@@ -225,6 +272,9 @@ class Run:
                         f"its group '{node.group_id}' had already ended",
                     )
         record = self._restored.pop(node.id)
+        if node.kind is NodeKind.SWITCH:  # the route it chose back then
+            chosen = record.output if isinstance(record.output, list) else [record.output]
+            st.chosen = frozenset(self.plan.index[i] for i in chosen if i in self.plan.index)
         st.started_at = record.started_at
         st.attempts = max(st.attempts, record.attempts)
         st.winner = record.winner
@@ -263,10 +313,11 @@ class Run:
         try:
             st.started_at = time.time()
             self._set_status(st, StepStatus.RUNNING)
-            value = node.input.render(self.scope)
+            scope = self.scope_for(st)
+            value = node.input.render(scope)
             output = await self._attempts(st, value, pool, slot)
             if node.output is not None:
-                output = node.output.render(ResultScope(self.scope, output))
+                output = node.output.render(ResultScope(scope, output))
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not st.done and current is not None and current.cancelling():
@@ -404,8 +455,9 @@ class Run:
         elif status is StepStatus.SUCCEEDED:
             st.edge = Edge.LIVE
         elif status in _FAILED:
-            st.edge = Edge.LIVE if node.continue_on_error else Edge.BLOCKED
-            if node.group is None and not node.continue_on_error and self.error is None:
+            absorbed = node.continue_on_error or bool(node.on_error)
+            st.edge = Edge.LIVE if absorbed else Edge.BLOCKED
+            if node.group is None and not absorbed and self.error is None:
                 self.error = error
         else:
             st.edge = Edge.DEAD
@@ -440,7 +492,10 @@ class Run:
                         if st.in_window:
                             scope.leave(st)
                         scope.member_ended(st)
-                self._release(node, node.out, st.edge)
+                if node.routed and st.edge is Edge.LIVE:
+                    self._route(st)
+                else:
+                    self._release(node, node.out, st.edge)
         finally:
             self._propagating = False
         if self._remaining == 0 and self._done is not None and not self._done.done():
@@ -459,17 +514,37 @@ class Run:
             elif verdict is Verdict.SKIP:
                 self._skip(st)
 
+    def _route(self, st: StepState) -> None:
+        """Out-edges of a node that routes: a switch's chosen targets and, after a failure
+        routed by ``onError``, its handlers are live; the other routes are dead."""
+        node = st.node
+        failed = st.status in _FAILED
+        caught = None
+        if failed and st.error is not None:
+            caught = {**st.error.to_dict(), "step": node.id}
+        for target in node.out:
+            if target in node.on_error:
+                edge = Edge.LIVE if failed else Edge.DEAD
+                if failed and self.states[target].caught is None:
+                    self.states[target].caught = caught
+            elif failed:
+                edge = Edge.DEAD  # the failure went to its handler, not down this path
+            elif target in node.routed:
+                edge = Edge.LIVE if target in st.chosen else Edge.DEAD
+            else:
+                edge = Edge.LIVE
+            self._release(node, (target,), edge)
+
     def _skip(self, st: StepState) -> None:
         cause_index, edge = self._queue.skip_cause(st.node.index)
         if cause_index is None:
-            self.end(st, StepStatus.SKIPPED, reason="no live dependency", edge=Edge.DEAD)
+            self._end_skipped(st, "no live dependency", Edge.DEAD)
             return
         cause = self.states[cause_index]
-        what = cause.status.value
-        if cause.node.index == st.node.group:
-            reason = f"its group '{cause.node.id}' {what}"
-        else:
-            reason = f"dependency '{cause.node.id}' {what}"
+        self._end_skipped(st, _skip_reason(cause, st), edge)
+
+    def _end_skipped(self, st: StepState, reason: str, edge: Edge) -> None:
+        """Skip a node (and a group's members with it): its dependents see ``edge``."""
         if st.node.kind is NodeKind.GROUP:
             for member in st.node.members:
                 self.cancel_node(
@@ -610,3 +685,17 @@ def _status_of(error: RunError) -> StepStatus:
 
 def _thread_count(pools: dict[str, WorkerPool]) -> int:
     return max(4, min(64, sum(p.max_concurrent for p in pools.values())))
+
+
+def _skip_reason(cause: StepState, st: StepState) -> str:
+    """Why ``st`` was skipped, from the node whose edge decided it."""
+    node, target = cause.node, st.node.index
+    if node.index == st.node.group:
+        return f"its group '{node.id}' {cause.status.value}"
+    if target in node.on_error:
+        return f"'{node.id}' did not fail (this step is its onError route)"
+    if cause.status in _FAILED and node.on_error:
+        return f"'{node.id}' failed and its onError route was taken instead"
+    if target in node.routed and node.kind is NodeKind.SWITCH:
+        return f"switch '{node.id}' did not choose this route"
+    return f"dependency '{node.id}' {cause.status.value}"

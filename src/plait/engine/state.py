@@ -18,6 +18,8 @@ class StepState(Namespace):
     __slots__ = (
         "attempt_errors",
         "attempts",
+        "caught",
+        "chosen",
         "done",
         "edge",
         "error",
@@ -49,6 +51,9 @@ class StepState(Namespace):
         self.edge = Edge.LIVE
         self.in_window = False
         self.winner: str | None = None
+        # routing: the error an onError route brought here; the targets a switch chose
+        self.caught: dict[str, Any] | None = None
+        self.chosen: frozenset[int] = frozenset()
 
     def get_key(self, key: str) -> Any:
         """``${step.output}``, ``${step.status}``, ``${step.error}``, ``${step.attempts}``."""
@@ -89,12 +94,27 @@ class RunScope:
         return self._states[self._index[name]]
 
 
+class ErrorScope:
+    """An ``onError`` handler sees the failure it handles as ``${error}``."""
+
+    __slots__ = ("_error", "_outer")
+
+    def __init__(self, outer: RunScope, error: dict[str, Any]) -> None:
+        self._outer = outer
+        self._error = error
+
+    def lookup(self, name: str) -> Any:
+        if name == "error":
+            return self._error
+        return self._outer.lookup(name)
+
+
 class ResultScope:
     """A step's ``output:`` template sees its tool's result as ``${result}``."""
 
     __slots__ = ("_outer", "_result")
 
-    def __init__(self, outer: RunScope, result: Any) -> None:
+    def __init__(self, outer: RunScope | ErrorScope, result: Any) -> None:
         self._outer = outer
         self._result = result
 
