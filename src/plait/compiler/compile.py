@@ -20,7 +20,7 @@ from plait.compiler.plan import (
     PoolSpec,
     RetryPolicy,
 )
-from plait.compiler.validate import check_references, find_cycle
+from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.loader import Loaded
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
@@ -45,6 +45,12 @@ class _Builder:
     deps: dict[str, list[str]] = field(default_factory=dict)
     routed: dict[str, set[str]] = field(default_factory=dict)  # step -> targets it routes
     handlers: set[str] = field(default_factory=set)  # steps some onError routes to
+    # inside a map or loop body: the enclosing scopes' step ids, and `parallel`/`loop`
+    outer_ids: frozenset[str] = frozenset()
+    frames: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)  # every step id of the workflow, bodies too
+    free: set[str] = field(default_factory=set)  # enclosing steps this body reads
+    bodies: dict[str, Plan] = field(default_factory=dict)
 
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
         self.problems.append(Problem(message, self.file, step, key))
@@ -89,26 +95,124 @@ def _compile(
 ) -> Plan:
     b = _Builder(definition, file, registry or default_registry, known_bad or set())
     b.problems.extend(earlier or [])
-    steps = definition.steps
+    plan = _compile_steps(b, definition.steps, definition.outputs, definition.name)
+    if b.problems:
+        raise ValidationError(b.problems)
+    return plan
+
+
+def _compile_steps(b: _Builder, steps: list[StepDef], outputs: Any, name: str) -> Plan:
+    """Compile one scope: the workflow's steps, or (recursively) a map's or loop's body.
+    Problems go to ``b.problems``; the plan is built even when there are some, so that
+    every problem of every body is found in one pass."""
+    definition = b.definition
+    file = b.file
     _index_steps(b, steps)
     _collect_groups(b, steps)
     _collect_deps(b, steps)
-    templates = _compile_templates(b, steps)
+    templates = _compile_templates(b, steps, outputs)
     pools = _pools(b, definition)
     _check_steps(b, steps, pools)
-    _check_input_defaults(b, definition)
+    if not b.outer_ids:
+        _check_input_defaults(b, definition)
     check_references(
-        b.problems, definition, templates, b.index, b.aliases, b.known_bad, file, b.handlers
+        b.problems,
+        definition,
+        templates,
+        b.index,
+        b.aliases,
+        b.known_bad,
+        file,
+        b.handlers,
+        b.outer_ids,
+        b.frames,
     )
+    _compile_bodies(b, steps, templates)
     # Look for a cycle even when other problems were found: every problem is reported.
     cycle = find_cycle(b.index, b.deps, b.members)
-    if cycle and not b.problems:
+    if cycle and not b.problems and not b.outer_ids:
         raise CycleError(cycle, file)
     if cycle:
         b.problems.extend(CycleError(cycle, file).problems)
     if b.problems:
-        raise ValidationError(b.problems)
-    return _build_plan(b, steps, templates, pools)
+        return _EMPTY_PLAN
+    return _build_plan(b, steps, templates, pools, outputs, name)
+
+
+_EMPTY_PLAN = Plan("", None, (), {}, {}, {}, None, (), None)
+
+
+def _compile_bodies(
+    b: _Builder, steps: list[StepDef], templates: dict[tuple[str, str], Template]
+) -> None:
+    """Compile each map's and loop's body as a plan of its own. A body sees the steps of
+    every enclosing scope: what it reads of this scope makes the map or loop depend on
+    it (the value must exist before a branch starts)."""
+    visible = b.outer_ids | frozenset(b.index)
+    for step in steps:
+        if step.parallel is None and step.loop is None:
+            continue
+        frame = "parallel" if step.parallel is not None else "loop"
+        body_def = step.parallel if step.parallel is not None else step.loop
+        assert body_def is not None
+        inner = _Builder(
+            b.definition,
+            b.file,
+            b.registry,
+            b.known_bad,
+            problems=b.problems,
+            outer_ids=visible,
+            frames={**b.frames, frame: FRAME_FIELDS[frame]},
+            taken=b.taken,
+        )
+        name = f"{b.definition.name}/{step.id}"
+        plan = _compile_steps(inner, body_def.steps, body_def.output, name)
+        if step.loop is not None and step.loop.condition is not None:
+            cond = condition(step.loop.condition)
+            template = _body_template(inner, step.id, "loop.condition", cond)
+            if template is not None:
+                templates[(step.id, "loop.condition")] = template
+        b.bodies[step.id] = plan
+        for name in inner.free:
+            dep = b.resolve_id(name)
+            if dep is None:
+                b.free.add(name)  # from a scope further out
+            elif dep != step.id and dep not in b.deps[step.id]:
+                b.deps[step.id].append(dep)
+
+
+def _body_template(b: _Builder, step_id: str, key: str, value: Any) -> Template | None:
+    """A template of a map or loop that its body's names are visible to (a loop's
+    ``condition``): compiled and checked in the body's builder."""
+    if value is None:
+        return None
+    try:
+        template = compile_template(value)
+    except ExpressionError as exc:
+        for problem in exc.problems:
+            b.problem(problem.message, step_id, key)
+        return None
+    check_references(
+        b.problems,
+        b.definition,
+        {(step_id, key): template},
+        b.index,
+        b.aliases,
+        b.known_bad,
+        b.file,
+        frozenset(),
+        b.outer_ids,
+        b.frames,
+    )
+    _note_free(b, template)
+    return template
+
+
+def _note_free(b: _Builder, template: Template) -> None:
+    for expr in template.expressions():
+        for root, _ in expr.names():
+            if root in b.outer_ids and root not in b.index:
+                b.free.add(root)
 
 
 # Names that ${...} resolves before step ids: a step so named could never be referenced.
@@ -125,10 +229,11 @@ def _index_steps(b: _Builder, steps: list[StepDef]) -> None:
                 step.id,
                 "id",
             )
-        if step.id in b.index or step.id in b.known_bad:
+        if step.id in b.index or step.id in b.known_bad or step.id in b.taken:
             b.problem(f"duplicate step id '{step.id}'", step.id, "id")
             continue
         b.index[step.id] = len(b.index)
+        b.taken.add(step.id)
     for step in steps:
         group = step.group()
         if group is None or group.id is None or group.id == step.id:
@@ -239,7 +344,9 @@ def condition(value: Any) -> Any:
     return value
 
 
-def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str], Template]:
+def _compile_templates(
+    b: _Builder, steps: list[StepDef], outputs: Any
+) -> dict[tuple[str, str], Template]:
     """Compile ``input``/``output`` of each step and the workflow's ``outputs``.
 
     A reference to another step's output is also a dependency on that step: the value
@@ -255,7 +362,15 @@ def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str
         for i, case in enumerate(s.switch or [])
         if case.default is None
     ]
-    sources.append((None, "outputs", b.definition.outputs))
+    for s in steps:
+        source = s.parallel if s.parallel is not None else s.loop
+        if source is not None:  # evaluated in the enclosing scope, before any branch
+            sources += [
+                (s.id, f"{'parallel' if s.parallel else 'loop'}.{key}", condition(value))
+                for key in ("items", "count")
+                if (value := getattr(source, key)) is not None
+            ]
+    sources.append((None, "outputs", outputs))
     for step_id, key, value in sources:
         try:
             template = compile_template(value)
@@ -264,6 +379,7 @@ def _compile_templates(b: _Builder, steps: list[StepDef]) -> dict[tuple[str, str
                 b.problem(problem.message, step_id, key)
             continue
         templates[(step_id or "", key)] = template
+        _note_free(b, template)
         if step_id is None:
             continue
         # A group's own `output:` reads its members after they ended: no edge for those.
@@ -291,6 +407,8 @@ def _descendants(b: _Builder, group_id: str) -> set[str]:
 def _pools(b: _Builder, definition: WorkflowDef) -> dict[str, PoolSpec]:
     pools = {DEFAULT_POOL: _pool_spec(DEFAULT_POOL, definition.parallel_config)}
     for name, pool in definition.pools.items():
+        if name == DEFAULT_POOL and b.outer_ids:
+            continue  # reported once, for the workflow
         if name == DEFAULT_POOL:
             b.problem(
                 f"'{DEFAULT_POOL}' is the global pool; configure it under 'parallelConfig'",
@@ -370,6 +488,8 @@ def _build_plan(
     steps: list[StepDef],
     templates: dict[tuple[str, str], Template],
     pools: dict[str, PoolSpec],
+    outputs: Any,
+    name: str,
 ) -> Plan:
     index = b.index
     out: dict[str, list[int]] = {s.id: [] for s in steps}
@@ -392,7 +512,35 @@ def _build_plan(
             "routed": frozenset(index[t] for t in b.routed.get(step.id, ())),
             "on_error": (index[b.resolve_id(step.on_error) or ""],) if step.on_error else (),
         }
-        if step.switch is not None:
+        if step.parallel is not None:
+            m = step.parallel
+            common["continue_on_error"] = step.continue_on_error or m.continue_on_error
+            node = Node(
+                kind=NodeKind.MAP,
+                timeout=step.timeout,
+                body=b.bodies[step.id],
+                items=templates.get((step.id, "parallel.items")),
+                count=templates.get((step.id, "parallel.count")),
+                strategy=m.wait_strategy,
+                max_concurrent=m.max_concurrent,
+                output=templates.get((step.id, "output")),
+                **common,
+            )
+        elif step.loop is not None:
+            loop = step.loop
+            node = Node(
+                kind=NodeKind.LOOP,
+                timeout=step.timeout,
+                body=b.bodies[step.id],
+                loop_type=loop.type.value,
+                items=templates.get((step.id, "loop.items")),
+                count=templates.get((step.id, "loop.count")),
+                condition=templates.get((step.id, "loop.condition")),
+                max_iterations=loop.limit,
+                output=templates.get((step.id, "output")),
+                **common,
+            )
+        elif step.switch is not None:
             node = Node(
                 kind=NodeKind.SWITCH,
                 cases=tuple(
@@ -431,7 +579,7 @@ def _build_plan(
     terminals = tuple(n.index for n in nodes if n.group is None and not n.out)
     folder = Path(b.file).resolve().parent if b.file else None
     return Plan(
-        name=definition.name,
+        name=name,
         description=definition.description,
         nodes=tuple(nodes),
         index={**index, **{alias: index[sid] for alias, sid in b.aliases.items()}},
@@ -440,7 +588,7 @@ def _build_plan(
             name: InputSpec(name, spec.type, spec.default, spec.is_required)
             for name, spec in definition.inputs.items()
         },
-        outputs=templates.get(("", "outputs")) if definition.outputs is not None else None,
+        outputs=templates.get(("", "outputs")) if outputs is not None else None,
         terminals=terminals,
         max_duration=definition.max_duration,
         file=b.file,

@@ -28,6 +28,8 @@ class NodeKind(StrEnum):
     TASK = "task"
     GROUP = "group"
     SWITCH = "switch"
+    MAP = "map"
+    LOOP = "loop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,13 @@ class Node:
     routed: frozenset[int] = frozenset()
     # switch: (condition, targets) in order; a default case has no condition
     cases: tuple[tuple[Template | None, tuple[int, ...]], ...] = ()
+    # map and loop: the body, run once per branch or pass, and what drives it
+    body: Plan | None = None
+    items: Template | None = None
+    count: Template | None = None
+    loop_type: str = ""
+    condition: Template | None = None
+    max_iterations: int = 0
     # task
     tool: Tool | None = None
     input: Template = field(default_factory=lambda: Const(None))

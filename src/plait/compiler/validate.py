@@ -8,6 +8,10 @@ from plait.expressions.template import Template
 
 STEP_FIELDS = ("output", "status", "error", "attempts")
 ERROR_FIELDS = ("type", "message", "step")
+FRAME_FIELDS = {
+    "parallel": ("index", "item", "items"),
+    "loop": ("index", "item", "items", "results"),
+}
 _BUILTIN_NAMES = {"inputs": None, "run": ("id",), "workflow": ("name",)}
 
 
@@ -20,15 +24,23 @@ def check_references(
     known_bad: set[str],
     file: str | None,
     handlers: set[str] | frozenset[str] = frozenset(),
+    outer_ids: set[str] | frozenset[str] = frozenset(),
+    frames: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Every name read by a ``${...}`` must exist: a step, a declared input, run, workflow;
-    ``error`` in a step an ``onError`` routes to."""
+    ``error`` in a step an ``onError`` routes to; inside a map or loop body, the steps of
+    the enclosing scopes and ``parallel`` / ``loop``."""
+    frames = frames or {}
     for (step_id, key), template in templates.items():
         step = step_id or None
         for expr in template.expressions():
             for root, keys in expr.names():
                 if root == "error" and step_id in handlers:
                     message = _check_keys(root, keys, ERROR_FIELDS)
+                elif root in frames:
+                    message = _check_keys(root, keys, frames[root])
+                elif root in outer_ids and root not in index:
+                    message = _check_keys(root, keys, STEP_FIELDS)
                 else:
                     message = _check_name(root, keys, definition, index, aliases, known_bad, key)
                 if message:
@@ -68,6 +80,9 @@ def _check_name(
         return None
     if root == "error":
         return "'error' is known only in a step that some step's 'onError' routes to"
+    if root in FRAME_FIELDS:
+        kind = "map ('parallel')" if root == "parallel" else "loop"
+        return f"'{root}' is known only inside a {kind} body"
     return f"unknown name '{root}': expected a step id, inputs, run or workflow"
 
 

@@ -182,6 +182,79 @@ class GroupDef(Definition):
         return value
 
 
+class MapDef(Definition):
+    """``parallel:`` — run a body of inline steps once per item, as branches ``id<N>``."""
+
+    items: Any = None
+    count: int | str | None = None
+    steps: list[StepDef]
+    max_concurrent: int | None = Field(default=None, ge=1)
+    wait_strategy: WaitStrategy = WaitStrategy.ALL
+    continue_on_error: bool = False
+    output: Any = None
+
+    @model_validator(mode="after")
+    def _source(self) -> MapDef:
+        if (self.items is None) == (self.count is None):
+            raise ValueError("a map needs exactly one of 'items' (a list) or 'count'")
+        if isinstance(self.count, int) and self.count < 0:
+            raise ValueError("'count' must be 0 or more")
+        if not self.steps:
+            raise ValueError("a map needs at least one step in 'steps'")
+        return self
+
+
+class LoopType(StrEnum):
+    FOR = "for"
+    FOR_EACH = "forEach"
+    WHILE = "while"
+    DO_WHILE = "doWhile"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LoopType | None:
+        return {"for_each": cls.FOR_EACH, "do_while": cls.DO_WHILE}.get(str(value))
+
+
+class LoopDef(Definition):
+    """``loop:`` — run a body of inline steps again and again, one pass at a time."""
+
+    type: LoopType
+    count: int | str | None = None
+    items: Any = None
+    condition: Any = None
+    max_iterations: int | None = Field(default=None, ge=1, le=10_000_000)
+    steps: list[StepDef]
+    output: Any = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> LoopDef:
+        needs = {
+            LoopType.FOR: "count",
+            LoopType.FOR_EACH: "items",
+            LoopType.WHILE: "condition",
+            LoopType.DO_WHILE: "condition",
+        }[self.type]
+        for key in ("count", "items", "condition"):
+            given = getattr(self, key) is not None
+            if key == needs and not given:
+                raise ValueError(f"a '{self.type.value}' loop needs '{key}'")
+            if key != needs and given:
+                raise ValueError(f"'{key}' does not go with a '{self.type.value}' loop")
+        if self.type in (LoopType.WHILE, LoopType.DO_WHILE) and self.max_iterations is None:
+            raise ValueError(
+                f"a '{self.type.value}' loop needs 'maxIterations', so that it cannot run forever"
+            )
+        if isinstance(self.count, int) and self.count < 0:
+            raise ValueError("'count' must be 0 or more")
+        if not self.steps:
+            raise ValueError("a loop needs at least one step in 'steps'")
+        return self
+
+    @property
+    def limit(self) -> int:
+        return self.max_iterations if self.max_iterations is not None else 1000
+
+
 @pydantic_dataclass(
     frozen=True, slots=True, config=ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 )
@@ -206,8 +279,10 @@ class StepDef:
     parallel_steps: list[str] | None = None
     max_parallelism: int | None = Field(default=None, ge=1)
     wait_strategy: WaitStrategy | None = None
-    # kind: switch
+    # kind: switch, map, loop
     switch: list[SwitchCase] | None = None
+    parallel: MapDef | None = None
+    loop: LoopDef | None = None
     # common keys
     when: Any = None
     on_error: str | None = None
@@ -243,13 +318,15 @@ class StepDef:
                 ("parallelGroup", self.parallel_group is not None),
                 ("type: parallel", self.type == "parallel"),
                 ("switch", self.switch is not None),
+                ("parallel", self.parallel is not None),
+                ("loop", self.loop is not None),
             )
             if present
         ]
         if not kinds:
             raise ValueError(
                 "a step needs one of 'tool' (or 'toolName'), 'parallelGroup', "
-                "'type: parallel' with 'parallel_steps', or 'switch'"
+                "'type: parallel' with 'parallel_steps', 'switch', 'parallel' (a map) or 'loop'"
             )
         if len(kinds) > 1:
             raise ValueError(f"a step is exactly one kind, but this one has {' and '.join(kinds)}")
@@ -272,10 +349,20 @@ class StepDef:
         return value
 
     @property
-    def kind(self) -> Literal["task", "group", "switch"]:
+    def kind(self) -> Literal["task", "group", "switch", "map", "loop"]:
         if self.tool is not None:
             return "task"
-        return "switch" if self.switch is not None else "group"
+        if self.switch is not None:
+            return "switch"
+        if self.parallel is not None:
+            return "map"
+        return "loop" if self.loop is not None else "group"
+
+    def body(self) -> list[StepDef]:
+        """A map's or a loop's inline steps."""
+        if self.parallel is not None:
+            return self.parallel.steps
+        return self.loop.steps if self.loop is not None else []
 
     def group(self) -> GroupDef | None:
         """The step's group in seed 001's form, whichever spelling the user wrote."""
@@ -309,6 +396,8 @@ def _check_switch(cases: list[SwitchCase]) -> None:
 
 
 _STEP_FIELDS = frozenset(field.name for field in dataclasses.fields(StepDef))
+MapDef.model_rebuild()
+LoopDef.model_rebuild()
 _STEP_ADAPTER = TypeAdapter(StepDef)
 
 

@@ -187,9 +187,9 @@ class Recorder:
         self._writer: BatchWriter | None = None
         self._seq = seq
         # Each running step's input and start, so the row that ends it still carries them.
-        self._open: dict[int, tuple[str | None, str | None]] = {}
+        self._open: dict[StepState, tuple[str | None, str | None]] = {}
         # Steps started but whose `running` row is not written yet (see step_started).
-        self._unwritten: dict[int, StepState] = {}
+        self._unwritten: dict[StepState, StepState] = {}
         self._start_timer: asyncio.TimerHandle | None = None
         self._run: Run | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -295,9 +295,8 @@ class Recorder:
         """A ``running`` row is written only for a step still running ``START_DELAY``
         later: most short steps end first, and their one row says it all. (No event
         either: the row's started_at says it.)"""
-        index = st.node.index
-        self._open[index] = (_dumps_loose(value), iso(st.started_at))
-        self._unwritten[index] = st
+        self._open[st] = (_dumps_loose(value), iso(st.started_at))
+        self._unwritten[st] = st
         if self._start_timer is None:
             loop = asyncio.get_running_loop()
             self._start_timer = loop.call_later(START_DELAY, self._write_starts)
@@ -305,28 +304,28 @@ class Recorder:
     def _write_starts(self) -> None:
         self._start_timer = None
         assert self._writer is not None
-        for index, st in self._unwritten.items():
+        for st in self._unwritten:
             if st.status is StepStatus.RUNNING and not st.done:
-                text, started = self._open.get(index, (None, None))
+                text, started = self._open.get(st, (None, None))
                 record = self._record(st, st.status.value, text, None, None, None, started, None)
                 self._writer.put(record)
         self._unwritten.clear()
 
     def attempt_failed(self, st: StepState, error: RunError) -> None:
         assert self._writer is not None
-        self._unwritten.pop(st.node.index, None)
-        text, started = self._open.get(st.node.index, (None, iso(st.started_at)))
+        self._unwritten.pop(st, None)
+        text, started = self._open.get(st, (None, iso(st.started_at)))
         finished = iso(time.time())
         failed = StepStatus.FAILED.value
         error_json = dumps(error.to_dict())
         self._writer.put(self._record(st, failed, text, None, error_json, None, started, finished))
-        self.event("step_retrying", st.node.id, {"attempt": st.attempts, **error.to_dict()})
+        self.event("step_retrying", st.node_id, {"attempt": st.attempts, **error.to_dict()})
 
     def step_ended(self, st: StepState, output_json: str | None, durable: Callback | None) -> None:
         assert self._writer is not None
         assert self._run is not None
-        self._unwritten.pop(st.node.index, None)
-        text, started = self._open.pop(st.node.index, (None, iso(st.started_at)))
+        self._unwritten.pop(st, None)
+        text, started = self._open.pop(st, (None, iso(st.started_at)))
         finished = iso(st.finished_at) or ""
         status = st.status.value
         error = None if st.error is None else dumps(st.error.to_dict())
@@ -334,7 +333,7 @@ class Recorder:
         self._seq += 1
         payload = f'{{"status": "{status}", "attempt": {st.attempts}}}'
         put = self._writer.put
-        put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node.id, payload))
+        put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node_id, payload))
         put(self._record(st, status, text, output_json, error, detail, started, finished), durable)
 
     def _record(
@@ -350,18 +349,25 @@ class Recorder:
     ) -> StepRecord:
         assert self._run is not None
         node = st.node
-        parent = self._run.plan.nodes[node.group] if node.group is not None else None
+        frame = st.frame
+        parent_id = join = None
+        if node.group is not None:
+            group = (self._run.plan if frame is None else frame.plan).nodes[node.group]
+            parent_id = group.id + ("" if frame is None else frame.suffix)
+            join = group.strategy.value
+        elif frame is not None:
+            parent_id, join = frame.parent_id, frame.join
         return StepRecord(
             self._run.run_id,
-            node.id,
+            st.node_id,
             st.attempts,
             node.id,
             status,
-            None if parent is None else parent.id,
+            parent_id,
             None,
-            None,
-            None,
-            None if parent is None else parent.strategy.value,
+            None if frame is None else frame.branch,
+            None if frame is None else frame.iteration,
+            join,
             input,
             output,
             error,

@@ -172,7 +172,14 @@ class RunResult:
 
 
 def build_result(run: Run) -> RunResult:
-    steps = StepResults(run.states, run.plan.index)
+    if run.nested:  # the nodes of map branches and loop passes, by node id
+        states = [*run.states, *run.nested]
+        index = dict(run.plan.index)
+        for position in range(len(run.states), len(states)):
+            index[states[position].node_id] = position
+        steps = StepResults(states, index)
+    else:
+        steps = StepResults(run.states, run.plan.index)
     groups = {}
     for st in run.states:
         node = st.node
@@ -237,7 +244,7 @@ class StepResults(Mapping[str, StepResult]):
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return (st.node.id for st in self._states)
+        return (st.node_id for st in self._states)
 
     def __len__(self) -> int:
         return len(self._states)
@@ -248,7 +255,7 @@ class StepResults(Mapping[str, StepResult]):
 
 def _step_result(st: Any) -> StepResult:
     return StepResult(
-        id=st.node.id,
+        id=st.node_id,
         status=st.status,
         output=st.output,
         error=st.error.to_dict() if st.error is not None else None,

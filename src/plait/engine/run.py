@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from plait.compiler.plan import Node, NodeKind, Plan
@@ -27,7 +27,7 @@ from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.ready import Edge, ReadyQueue, Verdict
 from plait.engine.recording import Recorder, Restored, dumps
 from plait.engine.result import RunResult, build_result
-from plait.engine.state import ErrorScope, ResultScope, RunScope, StepState
+from plait.engine.state import ErrorScope, Frame, FrameScope, ResultScope, RunScope, StepState
 from plait.errors import (
     PlaitError,
     PoolFull,
@@ -41,6 +41,7 @@ from plait.errors import (
 )
 from plait.executors.base import Executor
 from plait.executors.local import LocalExecutor
+from plait.expressions.ast import Scope
 from plait.status import RunStatus, StepStatus
 from plait.tools.context import StepContext, close_resources
 
@@ -75,8 +76,15 @@ class Run:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._executor = executor
-        self.scope = RunScope(plan, self.states, inputs, self.run_id)
+        self.scope: Scope = RunScope(plan, self.states, inputs, self.run_id)
         self._queue = ReadyQueue(plan)
+        # Maps and loops: their scopes here; a body's branch or pass is a child Run that
+        # shares this run's pools, executor, recorder and tasks (see engine/frames.py).
+        self._frames: dict[int, Any] = {}
+        self.frame: Frame | None = None
+        self.root = self
+        self.nested: list[StepState] = []  # the root's record of every body node
+        self._on_done: Callable[[Run], None] | None = None
         self._groups: dict[int, GroupScope] = {}
         self._ended: deque[StepState] = deque()
         self._propagating = False
@@ -87,10 +95,63 @@ class Run:
         self._resources: dict[str, Any] = {}
         self._recorder = recorder
         self._restored = dict(restored or {})
-        for node_id, attempts in (attempts_before or {}).items():
+        self._attempts_before = attempts_before or {}
+        for node_id, attempts in self._attempts_before.items():
             index = plan.index.get(node_id)
             if index is not None:
                 self.states[index].attempts = attempts
+
+    def child(
+        self,
+        plan: Plan,
+        frame: Frame,
+        names: dict[str, Any],
+        outer: Scope,
+        on_done: Callable[[Run], None],
+    ) -> Run:
+        """A branch of a map or a pass of a loop: ``plan`` (the body) run inside this run."""
+        child = Run.__new__(Run)
+        root = self.root
+        child.plan = plan
+        child.run_id = root.run_id
+        child.inputs = root.inputs
+        child.states = [StepState(node, node.id + frame.suffix, frame) for node in plan.nodes]
+        child.pools = root.pools
+        child.status = RunStatus.PENDING
+        child.error = None
+        child.started_at = child.finished_at = None
+        child._executor = root._executor
+        child.scope = FrameScope(plan, child.states, names, outer)
+        child._queue = ReadyQueue(plan)
+        child._groups = {}
+        child._ended = deque()
+        child._propagating = False
+        child._remaining = len(plan.nodes)
+        child._tasks = root._tasks
+        child._done = None
+        child._abort_status = None
+        child._resources = root._resources
+        child._recorder = root._recorder
+        child._restored = root._restored
+        child._attempts_before = root._attempts_before
+        child._frames = {}
+        child.frame = frame
+        child.root = root
+        child.nested = root.nested
+        child._on_done = on_done
+        for st in child.states:
+            before = root._attempts_before.get(st.node_id)
+            if before:
+                st.attempts = before
+        root.nested.extend(child.states)
+        return child
+
+    def start(self) -> None:
+        """Start a child run (the root starts in ``execute``)."""
+        self.status = RunStatus.RUNNING
+        self.started_at = time.time()
+        self._done = asyncio.get_running_loop().create_future()
+        self._start_roots()
 
     # -- the public surface ------------------------------------------------------------
 
@@ -167,7 +228,7 @@ class Run:
         if st.done:
             return
         node = st.node
-        if self._restored and node.id in self._restored:
+        if self._restored and st.node_id in self._restored:
             self._restore(st)
             return
         if node.when is not None and not st.in_window and not self._guard(st, node.when):
@@ -179,10 +240,25 @@ class Run:
             self._start_group(st)
         elif node.kind is NodeKind.SWITCH:
             self._switch(st)
-        else:
+        elif node.kind is NodeKind.TASK:
             self._submit(st)
+        else:
+            self._start_frames(st)
 
-    def scope_for(self, st: StepState) -> RunScope | ErrorScope:
+    def _start_frames(self, st: StepState) -> None:
+        """A map or a loop: its scope runs the body as child runs, and ends the node."""
+        from plait.engine.frames import LoopScope, MapScope
+
+        st.started_at = time.time()
+        st.attempts += 1
+        self._set_status(st, StepStatus.RUNNING)
+        if self._recorder is not None:
+            self._recorder.step_started(st, None)
+        scope = MapScope(self, st) if st.node.kind is NodeKind.MAP else LoopScope(self, st)
+        self._frames[st.node.index] = scope
+        scope.start()
+
+    def scope_for(self, st: StepState) -> Scope:
         """The names a node's expressions see: the run's, and ``error`` in a handler."""
         return self.scope if st.caught is None else ErrorScope(self.scope, st.caught)
 
@@ -262,7 +338,7 @@ class Run:
                 member = self.states[member_index]
                 if member.done:
                     continue
-                if member.node.id in self._restored:
+                if member.node_id in self._restored:
                     self._restore(member)
                 else:
                     self.cancel_node(
@@ -271,7 +347,7 @@ class Run:
                         StepStatus.CANCELLED,
                         f"its group '{node.group_id}' had already ended",
                     )
-        record = self._restored.pop(node.id)
+        record = self._restored.pop(st.node_id)
         if node.kind is NodeKind.SWITCH:  # the route it chose back then
             chosen = record.output if isinstance(record.output, list) else [record.output]
             st.chosen = frozenset(self.plan.index[i] for i in chosen if i in self.plan.index)
@@ -338,7 +414,7 @@ class Run:
                 pool.record(failed=error is not None or st.done, timed_out=timed_out)
                 pool.release()
         if error is not None and error.step is None:
-            error.step = node.id
+            error.step = st.node_id
         self.end(st, status, output=output, error=error)
 
     async def _attempts(self, st: StepState, value: Any, pool: WorkerPool, slot: _Slot) -> Any:
@@ -405,7 +481,7 @@ class Run:
             run_id=self.run_id,
             workflow=self.plan.name,
             step_id=st.node.id,
-            node_id=st.node.id,
+            node_id=st.node_id,
             attempt=st.attempts,
             workflow_dir=self.plan.folder,
             run_in_thread=self._executor.run_in_thread,
@@ -578,6 +654,9 @@ class Run:
                     scope.timer.cancel()
             for member in node.members:
                 self.cancel_node(self.states[member], if_started, if_waiting, reason, edge, error)
+        frames = self._frames.get(node.index) if node.body is not None else None
+        if frames is not None:
+            frames.stop(if_started, reason)
         status = if_started if started else if_waiting
         if status is StepStatus.TIMED_OUT and error is None:
             error = StepTimedOut(reason, step=node.id)
@@ -644,6 +723,8 @@ class Run:
             self.status = RunStatus.SUCCEEDED
         assert self._done is not None
         self._done.set_result(None)
+        if self._on_done is not None:
+            self._on_done(self)
 
     async def _drain(self) -> None:
         """Wait until every task this run started has really stopped: nothing leaks."""

@@ -8,7 +8,7 @@ from typing import Any
 from plait.compiler.plan import Node, Plan
 from plait.engine.ready import Edge
 from plait.errors import RunError
-from plait.expressions.ast import Namespace
+from plait.expressions.ast import Namespace, Scope
 from plait.status import StepStatus
 
 
@@ -24,8 +24,10 @@ class StepState(Namespace):
         "edge",
         "error",
         "finished_at",
+        "frame",
         "in_window",
         "node",
+        "node_id",
         "output",
         "queued_at",
         "reason",
@@ -35,8 +37,11 @@ class StepState(Namespace):
         "winner",
     )
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, node_id: str | None = None, frame: Frame | None = None) -> None:
         self.node = node
+        # `double<3>` for step `double` in branch 3 of a map: unique in the run
+        self.node_id = node.id if node_id is None else node_id
+        self.frame = frame
         self.status = StepStatus.PENDING
         self.done = False
         self.output: Any = None
@@ -71,6 +76,53 @@ class StepState(Namespace):
         return f"<StepState {self.node.id} {self.status.value}>"
 
 
+class Frame:
+    """Where a body's nodes run: which map branch or loop pass of which step."""
+
+    __slots__ = ("branch", "iteration", "join", "parent_id", "plan", "suffix")
+
+    def __init__(
+        self,
+        plan: Plan,
+        suffix: str,
+        parent_id: str,
+        *,
+        branch: int | None = None,
+        iteration: int | None = None,
+        join: str | None = None,
+    ) -> None:
+        self.plan = plan
+        self.suffix = suffix
+        self.parent_id = parent_id
+        self.branch = branch
+        self.iteration = iteration
+        self.join = join
+
+
+class FrameScope:
+    """A body's names: ``parallel``/``loop``, its own steps, then the enclosing scope's
+    (inner scopes shadow outer ones)."""
+
+    __slots__ = ("_index", "_names", "_outer", "_states")
+
+    def __init__(
+        self, plan: Plan, states: list[StepState], names: dict[str, Any], outer: Scope
+    ) -> None:
+        self._index = plan.index
+        self._states = states
+        self._names = names
+        self._outer = outer
+
+    def lookup(self, name: str) -> Any:
+        found = self._names.get(name)
+        if found is not None:
+            return found
+        index = self._index.get(name)
+        if index is not None:
+            return self._states[index]
+        return self._outer.lookup(name)
+
+
 class RunScope:
     """The names visible to the workflow's expressions: steps, inputs, run, workflow."""
 
@@ -99,7 +151,7 @@ class ErrorScope:
 
     __slots__ = ("_error", "_outer")
 
-    def __init__(self, outer: RunScope, error: dict[str, Any]) -> None:
+    def __init__(self, outer: Scope, error: dict[str, Any]) -> None:
         self._outer = outer
         self._error = error
 
@@ -114,7 +166,7 @@ class ResultScope:
 
     __slots__ = ("_outer", "_result")
 
-    def __init__(self, outer: RunScope | ErrorScope, result: Any) -> None:
+    def __init__(self, outer: Scope, result: Any) -> None:
         self._outer = outer
         self._result = result
 

@@ -1,0 +1,375 @@
+"""Maps and loops: a body of inline steps run as child runs of the run (SPEC §1).
+
+A map runs its body once per item, as branches ``id<0>``, ``id<1>``, ..., through a
+sliding window (``maxConcurrent``): a branch starts the moment another ends, and
+branches are created only as they start, so memory grows with the window, not with
+the number of items. A loop runs its body once per pass, strictly one after another.
+
+    map/loop node starts ─▶ scope.start() ─▶ child Run per branch / pass
+    child ends ─▶ scope.branch_ended() ─▶ tally (map) or next pass (loop) ─▶ end node
+
+A body's branch or pass is a ``Run`` made by ``Run.child``: it shares the run's
+pools, executor, recorder and task set, so limits, recording and "nothing leaks"
+hold inside bodies exactly as outside. Neither scope holds a worker slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from plait.definition.models import WaitStrategy
+from plait.engine.state import Frame, FrameScope, ResultScope, StepState
+from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
+from plait.errors import PlaitError, RunError, StepFailed, StepTimedOut
+from plait.status import RunStatus, StepStatus
+
+if TYPE_CHECKING:
+    from plait.engine.run import Run
+
+MAX_ITEMS = 10_000_000
+
+
+class LoopLimitExceeded(StepFailed):
+    type = "LoopLimitExceeded"
+
+
+class _FrameScope:
+    """What maps and loops share: the node, its timer, stopping the live children."""
+
+    def __init__(self, run: Run, state: StepState) -> None:
+        self.run = run
+        self.state = state
+        self.node = state.node
+        self.live: dict[int, Run] = {}
+        self.decided = False
+        self.timer: asyncio.TimerHandle | None = None
+        self._busy = False  # a trampoline: children that end at once never recurse
+        self._again = False
+
+    def start(self) -> None:
+        node = self.node
+        if node.timeout is not None:
+            self.timer = asyncio.get_running_loop().call_later(node.timeout, self._timed_out)
+        try:
+            self.begin()
+        except PlaitError as exc:
+            self.fail(StepFailed(_text(exc), step=self.state.node_id, type=_type(exc)))
+            return
+        self.advance()
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def step(self) -> bool:
+        """Start what may start now; False when nothing more will."""
+        raise NotImplementedError
+
+    def advance(self) -> None:
+        if self._busy:
+            self._again = True
+            return
+        self._busy = True
+        try:
+            again = True
+            while again and not self.decided:
+                self._again = False
+                try:
+                    self.step()
+                except PlaitError as exc:
+                    self.fail(StepFailed(_text(exc), step=self.state.node_id, type=_type(exc)))
+                again = self._again
+        finally:
+            self._busy = False
+
+    def stop(self, child_status: StepStatus, reason: str) -> None:
+        """End every live child (the node was cancelled, timed out or decided)."""
+        self.decided = True
+        if self.timer is not None:
+            self.timer.cancel()
+        status = (
+            RunStatus.TIMED_OUT if child_status is StepStatus.TIMED_OUT else RunStatus.CANCELLED
+        )
+        for child in list(self.live.values()):
+            child.abort(status, reason)
+        self.live.clear()
+
+    def _timed_out(self) -> None:
+        if self.decided or self.state.done:
+            return
+        message = f"{self.node.kind.value} '{self.node.id}' timed out after {self.node.timeout:g}s"
+        self.stop(StepStatus.TIMED_OUT, message)
+        self.run.end(
+            self.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=self.node.id)
+        )
+
+    def fail(self, error: RunError) -> None:
+        if self.decided:
+            return
+        self.stop(StepStatus.CANCELLED, f"{self.node.kind.value} '{self.node.id}' failed")
+        self.run.end(self.state, StepStatus.FAILED, error=error)
+
+    def succeed(self, output: Any) -> None:
+        if self.decided:
+            return
+        self.stop(StepStatus.CANCELLED, f"{self.node.kind.value} '{self.node.id}' succeeded")
+        node = self.node
+        if node.output is not None:
+            try:
+                output = node.output.render(ResultScope(self.run.scope_for(self.state), output))
+            except PlaitError as exc:
+                self.run.end(
+                    self.state,
+                    StepStatus.FAILED,
+                    error=StepFailed(f"output: {_text(exc)}", step=node.id, type=_type(exc)),
+                )
+                return
+        self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
+
+    def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> Run:
+        assert self.node.body is not None
+        outer = self.run.scope_for(self.state)
+        child = self.run.child(self.node.body, frame, names, outer, self._child_ended)
+        self.live[key] = child
+        child.start()
+        return child
+
+    def _child_ended(self, child: Run) -> None:
+        key = _key(child)
+        if self.live.pop(key, None) is None or self.decided:
+            return
+        self.ended(key, child)
+        self.advance()
+
+    def ended(self, key: int, child: Run) -> None:
+        raise NotImplementedError
+
+
+def _key(child: Run) -> int:
+    frame = child.frame
+    assert frame is not None
+    index = frame.branch if frame.iteration is None else frame.iteration
+    assert index is not None
+    return index
+
+
+def branch_output(child: Run) -> Any:
+    """A branch's or pass's output: the body's ``output:``, else its last step's."""
+    plan = child.plan
+    if plan.outputs is not None:
+        return plan.outputs.render(child.scope)
+    return child.states[-1].output if child.states else None
+
+
+class MapScope(_FrameScope):
+    """``parallel:``: one branch per item, a sliding window, a wait strategy."""
+
+    def begin(self) -> None:
+        node = self.node
+        scope = self.run.scope_for(self.state)
+        if node.items is not None:
+            items = node.items.render(scope)
+            if not isinstance(items, list | tuple):
+                raise StepFailed(
+                    f"map '{node.id}': 'items' must give a list, not {type(items).__name__}",
+                    type="InvalidItems",
+                )
+            self.items: list[Any] = list(items)
+        else:
+            assert node.count is not None
+            count = node.count.render(scope)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise StepFailed(
+                    f"map '{node.id}': 'count' must be a whole number ≥ 0: {count!r}",
+                    type="InvalidItems",
+                )
+            if count > MAX_ITEMS:
+                raise StepFailed(
+                    f"map '{node.id}': 'count' {count} is over {MAX_ITEMS}", type="InvalidItems"
+                )
+            self.items = list(range(count))
+        self.total = len(self.items)
+        self.outputs: list[Any] = [None] * self.total
+        self.next = 0
+        self.strategy = strategy_for(node.strategy)
+        self.tally = Tally(total=self.total)
+        self.limit = node.max_concurrent or self.total or 1
+        self.suffix = self.state.frame.suffix if self.state.frame is not None else ""
+
+    def step(self) -> bool:
+        if self.total == 0:
+            self.succeed([])
+            return False
+        while not self.decided and self.next < self.total and len(self.live) < self.limit:
+            i = self.next
+            self.next += 1
+            frame = Frame(
+                self.node.body,  # type: ignore[arg-type]
+                f"{self.suffix}<{i}>",
+                self.state.node_id,
+                branch=i,
+                join=self.node.strategy.value,
+            )
+            names = {"parallel": {"index": i, "item": self.items[i], "items": self.items}}
+            self.spawn(i, frame, names)
+        return True
+
+    def ended(self, key: int, child: Run) -> None:
+        status = child.status
+        if status is RunStatus.SUCCEEDED:
+            try:
+                self.outputs[key] = branch_output(child)
+                outcome = Outcome.SUCCEEDED
+            except PlaitError as exc:
+                child.error = StepFailed(f"output: {_text(exc)}", step=self.node.id)
+                outcome = Outcome.FAILED
+        elif status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+            outcome = Outcome.SETTLED if self.node.continue_on_error else Outcome.FAILED
+        else:
+            outcome = Outcome.NEUTRAL
+        self.tally.count(outcome)
+        verdict = self.strategy.on_end(outcome, self.tally)
+        if verdict is Verdict.SUCCEED:
+            if self.node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
+                self.state.winner = f"{self.node.id}{self.suffix}<{key}>"
+                self.succeed(self.outputs[key])
+            else:
+                self.succeed(self.outputs)
+        elif verdict is Verdict.FAIL:
+            error = child.error
+            where = f"map '{self.node.id}': branch {key}"
+            if self.node.strategy is WaitStrategy.ANY or error is None:
+                self.fail(StepFailed(f"{where}: every branch failed", step=self.node.id))
+            else:
+                self.fail(
+                    StepFailed(
+                        f"{where} failed: {error.message}", step=self.node.id, type=error.type
+                    )
+                )
+
+
+class LoopScope(_FrameScope):
+    """``loop:``: passes strictly in order; an error in a pass stops the loop."""
+
+    def begin(self) -> None:
+        node = self.node
+        scope = self.run.scope_for(self.state)
+        self.items: list[Any] | None = None
+        self.count: int | None = None
+        if node.items is not None:
+            items = node.items.render(scope)
+            if not isinstance(items, list | tuple):
+                raise StepFailed(
+                    f"loop '{node.id}': 'items' must give a list, not {type(items).__name__}",
+                    type="InvalidItems",
+                )
+            self.items = list(items)
+            self.count = len(self.items)
+        elif node.count is not None:
+            count = node.count.render(scope)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise StepFailed(
+                    f"loop '{node.id}': 'count' must be a whole number ≥ 0: {count!r}",
+                    type="InvalidItems",
+                )
+            self.count = count
+        if self.count is not None and self.count > node.max_iterations:
+            raise LoopLimitExceeded(
+                f"loop '{node.id}' would run {self.count} passes, over its maxIterations "
+                f"({node.max_iterations}); raise maxIterations",
+                step=node.id,
+            )
+        self.index = 0
+        self.results: list[Any] = []
+        self.last: Run | None = None
+        self.suffix = self.state.frame.suffix if self.state.frame is not None else ""
+
+    def _names(self) -> dict[str, Any]:
+        item = self.items[self.index] if self.items is not None else None
+        return {
+            "loop": {
+                "index": self.index,
+                "item": item,
+                "items": self.items,
+                "results": list(self.results),
+            }
+        }
+
+    def _holds(self) -> bool:
+        """The condition of a while/doWhile, in the scope of the pass just ended."""
+        node = self.node
+        assert node.condition is not None
+        names = self._names()
+        outer = self.run.scope_for(self.state)
+        if self.last is not None:
+            scope = FrameScope(self.last.plan, self.last.states, names, outer)
+        else:  # before the first pass, the body's steps have no output yet
+            assert node.body is not None
+            fresh = [StepState(n) for n in node.body.nodes]
+            scope = FrameScope(node.body, fresh, names, outer)
+        return bool(node.condition.render(scope))
+
+    def step(self) -> bool:
+        if self.live:
+            return True
+        node = self.node
+        kind = node.loop_type
+        if kind in ("for", "forEach"):
+            more = self.index < (self.count or 0)
+        elif kind == "while":
+            more = self._holds()
+        else:  # doWhile: the condition is checked after each pass
+            more = self.index == 0 or self._holds()
+        if not more:
+            self.succeed(self.results)
+            return False
+        if self.index >= node.max_iterations:
+            raise LoopLimitExceeded(
+                f"loop '{node.id}' reached maxIterations ({node.max_iterations}) with its "
+                "condition still true",
+                step=node.id,
+            )
+        frame = Frame(
+            node.body,  # type: ignore[arg-type]
+            f"{self.suffix}[{self.index}]",
+            self.state.node_id,
+            iteration=self.index,
+        )
+        self.spawn(self.index, frame, self._names())
+        return True
+
+    def ended(self, key: int, child: Run) -> None:
+        if child.status is not RunStatus.SUCCEEDED:
+            error = child.error
+            message = error.message if error is not None else child.status.value
+            self.fail(
+                StepFailed(
+                    f"loop '{self.node.id}': pass {key} failed: {message}",
+                    step=self.node.id,
+                    type=error.type if error is not None else "StepFailed",
+                )
+            )
+            return
+        try:
+            self.results.append(branch_output(child))
+        except PlaitError as exc:
+            self.fail(StepFailed(f"output: {_text(exc)}", step=self.node.id, type=_type(exc)))
+            return
+        self.last = child
+        self.index += 1
+
+
+def _bad(message: str) -> StepFailed:
+    return StepFailed(message, type="InvalidItems")
+
+
+def _text(exc: PlaitError) -> str:
+    if isinstance(exc, RunError):
+        return exc.message
+    return "; ".join(p.message for p in getattr(exc, "problems", ())) or str(exc)
+
+
+def _type(exc: PlaitError) -> str:
+    if isinstance(exc, RunError):
+        return exc.type
+    return type(exc).__name__
