@@ -329,6 +329,9 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
         results[node["id"]] = _step_result(
             node["id"], latest.get(node["id"]), errors.get(node["id"], [])
         )
+    for node_id, step in latest.items():  # nodes of map branches and loop passes
+        if node_id not in results:
+            results[node_id] = _step_result(node_id, step, errors.get(node_id, []))
     groups = {
         node["group_id"]: _group_result(node, results, latest.get(node["id"]))
         for node in shape["nodes"]

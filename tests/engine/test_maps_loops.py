@@ -286,3 +286,30 @@ async def test_cancelling_the_run_stops_every_branch(probe: Probe) -> None:
         await run
     assert sorted(probe.cancelled) == ["n0", "n1", "n2"]
     assert probe.active == 0  # nothing left running
+
+
+async def test_branches_are_recorded_under_their_map_and_shown_by_runs_show(
+    probe: Probe, tmp_path: Any
+) -> None:
+    from plait.store import open_store
+
+    store = open_store(str(tmp_path / "runs.db"))
+    wf = workflow(
+        a_map(
+            2,
+            {
+                "id": "inner",
+                "loop": {"type": "for", "count": 2, "steps": [body_step("x", id="inc")]},
+            },
+        )
+    )
+    result = await wf.run(store=store)
+    rows = {row.node_id: row for row in store.get_steps(result.run_id)}
+    assert rows["inner<1>"].parent_step_id == "m"
+    assert rows["inner<1>"].branch_index == 1
+    assert rows["inc<1>[0]"].parent_step_id == "inner<1>"
+    assert rows["inc<1>[0]"].loop_iteration == 0
+    assert rows["inc<1>[0]"].step_id == "inc"
+    shown = plait.get_run(result.run_id, store=store)
+    assert set(shown.steps) == set(result.steps)
+    store.close()

@@ -263,3 +263,36 @@ async def test_resume_keeps_the_route_a_switch_chose(store: Store) -> None:
     assert second.steps["route"].output == "big"
     assert second.steps["small"].status is plait.StepStatus.SKIPPED
     assert dict(CALLS) == {"big": 1, "merge": 1}
+
+
+async def test_resume_reuses_the_branches_of_a_map_that_succeeded(store: Store) -> None:
+    FAIL_ONCE.add("b2")
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "mapped",
+            "steps": [
+                {
+                    "id": "m",
+                    "parallel": {
+                        "count": 4,
+                        "maxConcurrent": 1,
+                        "steps": [
+                            {
+                                "id": "b",
+                                "tool": "counted",
+                                "input": {"name": "b${parallel.index}", "value": 1},
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    first = await wf.run(store=store)
+    assert first.status is plait.RunStatus.FAILED
+    assert dict(CALLS) == {"b0": 1, "b1": 1, "b2": 1}
+    CALLS.clear()
+    second = await plait.resume(first.run_id, store=store, workflow=wf, from_failure=True)
+    assert second.status is plait.RunStatus.SUCCEEDED
+    assert dict(CALLS) == {"b2": 1, "b3": 1}  # b0 and b1 kept their recorded outputs
+    assert [o["name"] for o in second.steps["m"].output] == ["b0", "b1", "b2", "b3"]
