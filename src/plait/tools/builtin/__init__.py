@@ -1,12 +1,27 @@
-"""The built-in tools of SPEC §6."""
+"""The built-in tools of SPEC §6, and seed 001's names for some of them."""
+
+import dataclasses
 
 from plait.tools.builtin.echo import ECHO
 from plait.tools.builtin.fail import FAIL
+from plait.tools.builtin.http import HTTP
 from plait.tools.builtin.noop import NOOP
 from plait.tools.builtin.python import PYTHON
 from plait.tools.builtin.shell import SHELL
 from plait.tools.builtin.sleep import SLEEP
 
-BUILTINS = (NOOP, ECHO, SLEEP, FAIL, PYTHON, SHELL)
+# Seed 001 calls these tools by other names; an alias is the same tool under that name.
+HTTP_REQUEST = dataclasses.replace(HTTP, name="http_request", description="the `http` tool")
+
+BUILTINS = (
+    NOOP,
+    ECHO,
+    SLEEP,
+    FAIL,
+    PYTHON,
+    SHELL,
+    HTTP,
+    HTTP_REQUEST,
+)
 
 __all__ = ["BUILTINS"]

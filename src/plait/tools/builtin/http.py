@@ -1,0 +1,236 @@
+"""The ``http`` tool (also named ``http_request``, seed 001's name): one HTTP request.
+
+Every step of a run shares one ``httpx.AsyncClient``, kept in the run's resources and
+closed when the run ends, so requests to one host reuse kept-alive connections. The
+client sets no connection limit of its own: how many requests run at once is for the
+run's pools (``maxConcurrent``) to say, and a second, hidden limit would only queue
+steps that their pool has already let run.
+
+A status of 400 or more fails the step. The error types, which ``retryOn`` matches::
+
+    HttpTooManyRequests   status 429
+    HttpServerError       status 500 to 599
+    HttpClientError       any other status from 400 to 499
+    HttpTimeout           the request's own ``timeout`` ran out (connecting, reading, writing)
+    HttpConnectError      no connection could be made (refused, unknown host)
+    HttpError             any other failure: a broken connection, too many redirects,
+                          a response body over ``BODY_LIMIT``
+    InputError            the input is wrong
+
+A step that is cancelled or times out aborts its request: the connection is closed,
+not handed back to the pool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+
+from plait._version import __version__
+from plait.errors import ToolError
+from plait.tools.builtin._args import check_keys, duration, either, mapping, text
+from plait.tools.context import StepContext
+from plait.tools.registry import Tool
+
+CLIENT_KEY = "plait.http.client"  # the run's AsyncClient in StepContext.resources
+DEFAULT_TIMEOUT = 30.0  # seconds, for each of connect, read and write
+BODY_LIMIT = 10 * 1024 * 1024  # bytes of a response body kept in a step's output
+ERROR_TAIL = 500  # characters of an error response's body quoted in the step's error
+KEYS = frozenset(
+    {
+        "method",
+        "url",
+        "headers",
+        "params",
+        "json",
+        "body",
+        "timeout",
+        "followRedirects",
+        "follow_redirects",
+    }
+)
+
+
+async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
+    args = mapping(value, "http")
+    check_keys(args, KEYS, "http")
+    follow = either(args, "followRedirects", "follow_redirects", "http", True)
+    if not isinstance(follow, bool):
+        raise ToolError("http: 'followRedirects' is true or false", type="InputError")
+    request_args = _request_args(args)
+    client = run_client(ctx)
+    try:
+        request = client.build_request(**request_args)
+    except (TypeError, ValueError) as exc:  # a value httpx cannot encode
+        raise ToolError(f"http: cannot build the request: {exc}", type="InputError") from None
+    where = f"{request.method} {_redacted(request.url)}"
+    try:
+        response = await client.send(request, stream=True, follow_redirects=follow)
+        try:
+            body, cut = await _read(response)
+        finally:
+            await response.aclose()
+    except httpx.TimeoutException as exc:
+        raise ToolError(
+            f"http: {where}: no answer in time ({type(exc).__name__})", type="HttpTimeout"
+        ) from None
+    except httpx.ConnectError as exc:
+        raise ToolError(f"http: {where}: cannot connect: {exc}", type="HttpConnectError") from None
+    except httpx.HTTPError as exc:
+        raise ToolError(f"http: {where}: {exc or type(exc).__name__}", type="HttpError") from None
+    if response.status_code >= 400:
+        raise _status_error(where, response, body)
+    if cut:
+        raise ToolError(
+            f"http: {where}: the response body is over {BODY_LIMIT} bytes, more than a "
+            "step's output should hold",
+            type="HttpError",
+        )
+    return _output(response, body)
+
+
+def run_client(ctx: StepContext) -> httpx.AsyncClient:
+    """The run's shared client, made by the first request of the run."""
+    client: httpx.AsyncClient | None = ctx.resources.get(CLIENT_KEY)
+    if client is None:
+        client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            timeout=DEFAULT_TIMEOUT,
+            headers={"user-agent": f"plait/{__version__}"},
+        )
+        ctx.resources[CLIENT_KEY] = client
+    return client
+
+
+def _request_args(args: dict[str, Any]) -> dict[str, Any]:
+    method = text(args, "method", "http") or "GET"
+    url = _url(text(args, "url", "http", required=True) or "")
+    out: dict[str, Any] = {
+        "method": method.upper(),
+        "url": url,
+        "headers": _headers(args.get("headers")),
+        "params": _params(args.get("params")),
+        "timeout": _timeout(args),
+    }
+    if "json" in args and "body" in args:
+        raise ToolError("http: give 'json' or 'body', not both", type="InputError")
+    if "json" in args:
+        out["json"] = args["json"]
+    elif args.get("body") is not None:
+        body = args["body"]
+        if not isinstance(body, str):
+            raise ToolError(
+                "http: 'body' must be a string; to send a mapping or a list as JSON, use 'json'",
+                type="InputError",
+            )
+        out["content"] = body.encode()
+    return out
+
+
+def _url(value: str) -> httpx.URL:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ToolError(f"http: bad 'url' {value!r}: {exc}", type="InputError") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ToolError(
+            f"http: 'url' must be an http:// or https:// address, not {value!r}",
+            type="InputError",
+        )
+    return url
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise ToolError(
+            "http: 'headers' must be a mapping of names to strings or numbers", type="InputError"
+        )
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _params(value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise ToolError(
+        "http: 'params' must be a mapping of names to values (or lists of values)",
+        type="InputError",
+    )
+
+
+def _timeout(args: dict[str, Any]) -> float | None:
+    if "timeout" not in args:
+        return DEFAULT_TIMEOUT
+    if args["timeout"] is None:
+        return None
+    return duration(args, "timeout", "http")
+
+
+async def _read(response: httpx.Response) -> tuple[bytes, bool]:
+    """The body up to ``BODY_LIMIT`` bytes, and whether there was more (not read)."""
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) > BODY_LIMIT:
+            return bytes(data[:BODY_LIMIT]), True
+    return bytes(data), False
+
+
+def _output(response: httpx.Response, body: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": response.status_code, "headers": dict(response.headers)}
+    if _is_json(response):
+        try:
+            out["json"] = json.loads(body) if body.strip() else None
+            return out
+        except ValueError:
+            pass  # the server said JSON but sent something else: give the text
+    out["text"] = _decode(response, body)
+    return out
+
+
+def _is_json(response: httpx.Response) -> bool:
+    kind = str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def _decode(response: httpx.Response, body: bytes) -> str:
+    try:
+        return body.decode(response.charset_encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+def _status_error(where: str, response: httpx.Response, body: bytes) -> ToolError:
+    status = response.status_code
+    if status == 429:
+        kind = "HttpTooManyRequests"
+    elif status >= 500:
+        kind = "HttpServerError"
+    else:
+        kind = "HttpClientError"
+    message = f"http: {where} answered {status} {response.reason_phrase}".rstrip()
+    tail = re.sub(r"\s+", " ", _decode(response, body)).strip()[-ERROR_TAIL:]
+    return ToolError(f"{message}: {tail}" if tail else message, type=kind)
+
+
+def _redacted(url: httpx.URL) -> str:
+    """Never write a password into an error."""
+    if url.password:
+        url = url.copy_with(userinfo=url.userinfo.split(b":", 1)[0] + b":***")
+    return str(url)
+
+
+HTTP = Tool(
+    "http",
+    http,
+    is_async=True,
+    style="input",
+    wants_ctx=True,
+    description="send one HTTP request: `method`, `url`, `headers`, `params`, `json` or `body`",
+)
