@@ -9,9 +9,11 @@ from plait.tools.builtin.noop import NOOP
 from plait.tools.builtin.python import PYTHON
 from plait.tools.builtin.shell import SHELL
 from plait.tools.builtin.sleep import SLEEP
+from plait.tools.builtin.sql import SQL
 
 # Seed 001 calls these tools by other names; an alias is the same tool under that name.
 HTTP_REQUEST = dataclasses.replace(HTTP, name="http_request", description="the `http` tool")
+DATABASE_QUERY = dataclasses.replace(SQL, name="database_query", description="the `sql` tool")
 
 BUILTINS = (
     NOOP,
@@ -21,7 +23,9 @@ BUILTINS = (
     PYTHON,
     SHELL,
     HTTP,
+    SQL,
     HTTP_REQUEST,
+    DATABASE_QUERY,
 )
 
 __all__ = ["BUILTINS"]
