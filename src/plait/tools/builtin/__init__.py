@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from plait.tools.builtin.cache import CACHE_GET, CACHE_SET
 from plait.tools.builtin.echo import ECHO
 from plait.tools.builtin.fail import FAIL
 from plait.tools.builtin.http import HTTP
@@ -24,6 +25,8 @@ BUILTINS = (
     SHELL,
     HTTP,
     SQL,
+    CACHE_GET,
+    CACHE_SET,
     HTTP_REQUEST,
     DATABASE_QUERY,
 )
