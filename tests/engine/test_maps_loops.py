@@ -313,3 +313,27 @@ async def test_branches_are_recorded_under_their_map_and_shown_by_runs_show(
     shown = plait.get_run(result.run_id, store=store)
     assert set(shown.steps) == set(result.steps)
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [({"items": "${inputs.v}"}, "'items' must give a list, not int"), ({"count": -1}, None)],
+)
+async def test_items_that_are_not_a_list_fail_the_map(
+    probe: Probe, source: dict[str, Any], words: str | None
+) -> None:
+    data = {
+        "name": "bad",
+        "inputs": {"v": {"type": "integer", "default": 3}},
+        "steps": [{"id": "m", "parallel": {**source, "steps": [body_step("x")]}}],
+    }
+    if words is None:  # a negative count is refused before anything runs
+        with pytest.raises(plait.ValidationError, match="0 or more"):
+            plait.Workflow.from_dict(data).plan  # noqa: B018
+        return
+    result = await plait.Workflow.from_dict(data).run()
+    error = result.steps["m"].error
+    assert error is not None
+    assert error["type"] == "InvalidItems"
+    assert words in error["message"]
+    assert probe.started_names == []

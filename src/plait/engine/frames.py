@@ -168,21 +168,10 @@ class MapScope(_FrameScope):
         node = self.node
         scope = self.run.scope_for(self.state)
         if node.items is not None:
-            items = node.items.render(scope)
-            if not isinstance(items, list | tuple):
-                raise StepFailed(
-                    f"map '{node.id}': 'items' must give a list, not {type(items).__name__}",
-                    type="InvalidItems",
-                )
-            self.items: list[Any] = list(items)
+            self.items: list[Any] = _items(self, node.items.render(scope))
         else:
             assert node.count is not None
-            count = node.count.render(scope)
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise StepFailed(
-                    f"map '{node.id}': 'count' must be a whole number ≥ 0: {count!r}",
-                    type="InvalidItems",
-                )
+            count = _count(self, node.count.render(scope))
             if count > MAX_ITEMS:
                 raise StepFailed(
                     f"map '{node.id}': 'count' {count} is over {MAX_ITEMS}", type="InvalidItems"
@@ -257,22 +246,10 @@ class LoopScope(_FrameScope):
         self.items: list[Any] | None = None
         self.count: int | None = None
         if node.items is not None:
-            items = node.items.render(scope)
-            if not isinstance(items, list | tuple):
-                raise StepFailed(
-                    f"loop '{node.id}': 'items' must give a list, not {type(items).__name__}",
-                    type="InvalidItems",
-                )
-            self.items = list(items)
+            self.items = _items(self, node.items.render(scope))
             self.count = len(self.items)
         elif node.count is not None:
-            count = node.count.render(scope)
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise StepFailed(
-                    f"loop '{node.id}': 'count' must be a whole number ≥ 0: {count!r}",
-                    type="InvalidItems",
-                )
-            self.count = count
+            self.count = _count(self, node.count.render(scope))
         if self.count is not None and self.count > node.max_iterations:
             raise LoopLimitExceeded(
                 f"loop '{node.id}' would run {self.count} passes, over its maxIterations "
@@ -357,6 +334,20 @@ class LoopScope(_FrameScope):
             return
         self.last = child
         self.index += 1
+
+
+def _items(scope: _FrameScope, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        what = f"{scope.node.kind.value} '{scope.node.id}'"
+        raise _bad(f"{what}: 'items' must give a list, not {type(value).__name__}")
+    return list(value)
+
+
+def _count(scope: _FrameScope, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        what = f"{scope.node.kind.value} '{scope.node.id}'"
+        raise _bad(f"{what}: 'count' must be a whole number ≥ 0: {value!r}")
+    return value
 
 
 def _bad(message: str) -> StepFailed:
