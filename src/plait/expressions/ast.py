@@ -32,18 +32,12 @@ class Namespace:
 
 
 class Expr(Protocol):
-    """A parsed ``${...}``: ``text`` is what the user wrote, without the ``${`` and ``}``."""
-
     text: str
 
     def evaluate(self, scope: Scope) -> Any: ...
 
     def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
-        """Each name the expression reads, with the constant keys that follow it.
-
-        Inside ``default(value, fallback)``'s first argument only the first key is
-        given: the keys after it may be absent on purpose.
-        """
+        """Each name the expression reads, with the constant keys that follow it."""
         ...
 
 
@@ -68,7 +62,7 @@ class Path:
         except KeyError:
             raise ExpressionError(f"unknown name '{self.root}' in ${{{self.text}}}") from None
         for key in self.keys:
-            value = get_key(value, key, self.text)
+            value = _get(value, key, self)
         return value
 
     def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
@@ -78,11 +72,7 @@ class Path:
         return f"Path({self.text!r})"
 
 
-def get_key(value: Any, key: str | int, text: str) -> Any:
-    """``value[key]`` for data: a mapping key, a list or string index, a ``Namespace`` key.
-
-    ``text`` is the expression, for the message when the key is not there.
-    """
+def _get(value: Any, key: str | int, expr: Path) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
@@ -92,21 +82,20 @@ def get_key(value: Any, key: str | int, text: str) -> Any:
             pass
         if isinstance(key, int) and str(key) in value:
             return value[str(key)]
-        raise ExpressionError(f"no key {key!r} in ${{{text}}}") from None
-    if isinstance(value, list | tuple | str):
+        raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
+    if isinstance(value, list | tuple):
         if isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit()):
             index = int(key)
             try:
                 return value[index]
             except IndexError:
                 raise ExpressionError(
-                    f"index {index} is out of range (length {len(value)}) in ${{{text}}}"
+                    f"index {index} is out of range (length {len(value)}) in ${{{expr.text}}}"
                 ) from None
-        what = "a string" if isinstance(value, str) else "a list"
-        raise ExpressionError(f"{what} has no key {key!r} in ${{{text}}}")
+        raise ExpressionError(f"a list has no key {key!r} in ${{{expr.text}}}")
     if isinstance(value, Namespace) and isinstance(key, str):
         try:
             return value.get_key(key)
         except KeyError:
-            raise ExpressionError(f"no key {key!r} in ${{{text}}}") from None
-    raise ExpressionError(f"cannot look up {key!r} in a {type(value).__name__} in ${{{text}}}")
+            raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
+    raise ExpressionError(f"cannot look up {key!r} in a {type(value).__name__} in ${{{expr.text}}}")
