@@ -25,7 +25,9 @@ def _wf(*steps: dict[str, Any], file: Path | None = None) -> plait.Workflow:
     return plait.Workflow.from_dict(data, file=str(file) if file else None)
 
 
-def _sql(id: str, url: str, query: str, params: Any = None, **keys: Any) -> dict[str, Any]:
+def _sql(
+    id: str, url: str, query: str | list[str], params: Any = None, **keys: Any
+) -> dict[str, Any]:
     step: dict[str, Any] = {"id": id, "tool": "sql", "input": {"url": url, "query": query}}
     if params is not None:
         step["input"]["params"] = params
@@ -121,6 +123,26 @@ async def test_in_memory_sqlite_is_one_database_for_the_whole_run() -> None:
         )
     ).run()
     assert result.steps["sum"].output == [{"total": 3}]
+
+
+async def test_a_list_of_queries_is_a_script_in_one_transaction(tmp_path: Path) -> None:
+    url = str(tmp_path / "script.db")
+    script = [
+        "CREATE TABLE t (x INT)",
+        "INSERT INTO t VALUES (:a), (:b)",
+        "SELECT sum(x) AS total FROM t",
+    ]
+    broken = ["INSERT INTO t VALUES (:a)", "INSERT INTO nope VALUES (1)"]
+    result = await _wf(
+        *_chain(
+            _sql("script", url, script, {"a": 1, "b": 2}),
+            _sql("broken", url, broken, {"a": 100}, continueOnError=True),
+            _sql("after", url, "SELECT sum(x) AS total FROM t"),
+        )
+    ).run()
+    assert result.steps["script"].output == [{"total": 3}]
+    assert _error(result, "broken")["message"] == "sql: no such table: nope"
+    assert result.steps["after"].output == [{"total": 3}]  # the broken script left nothing
 
 
 async def test_a_bad_query_fails_with_the_drivers_message_on_one_line(tmp_path: Path) -> None:

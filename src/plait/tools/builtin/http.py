@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from typing import Any
 
 import httpx
@@ -61,7 +62,7 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     if not isinstance(follow, bool):
         raise ToolError("http: 'followRedirects' is true or false", type="InputError")
     request_args = _request_args(args)
-    client = run_client(ctx)
+    client = await run_client(ctx)
     try:
         request = client.build_request(**request_args)
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
@@ -92,17 +93,32 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     return _output(response, body)
 
 
-def run_client(ctx: StepContext) -> httpx.AsyncClient:
+async def run_client(ctx: StepContext) -> httpx.AsyncClient:
     """The run's shared client, made by the first request of the run."""
+    tls = _tls or await _load_tls(ctx)
     client: httpx.AsyncClient | None = ctx.resources.get(CLIENT_KEY)
-    if client is None:
+    if client is None:  # no await from the lookup to the store: one client per run
         client = httpx.AsyncClient(
+            verify=tls,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             timeout=DEFAULT_TIMEOUT,
             headers={"user-agent": f"plait/{__version__}"},
         )
         ctx.resources[CLIENT_KEY] = client
     return client
+
+
+# Loading the CA certificates takes tens of milliseconds: done once per process, in a
+# worker thread, and shared by every run's client (an SSLContext is safe to share).
+_tls: ssl.SSLContext | None = None
+
+
+async def _load_tls(ctx: StepContext) -> ssl.SSLContext:
+    global _tls
+    made = await ctx.run_in_thread(httpx.create_ssl_context)
+    if _tls is None:
+        _tls = made
+    return _tls
 
 
 def _request_args(args: dict[str, Any]) -> dict[str, Any]:

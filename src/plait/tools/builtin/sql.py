@@ -8,8 +8,10 @@
     a list of mappings   [{n: 1}, {n: 2}]         INSERT ... VALUES (:n), once per mapping
 
 A statement that returns rows outputs them as a list of mappings (column → value); any
-other outputs ``{rowcount}``. Each statement runs in a transaction of its own, committed
-when it succeeds.
+other outputs ``{rowcount}``. The statement runs in a transaction of its own, committed
+when it succeeds. ``query`` may also be a list of statements (a setup script): they run
+in order in one transaction, each with ``params``, and the last one gives the output.
+A literal ``:word`` that is not a parameter is written ``\\:word``.
 
 ``url`` is a SQLAlchemy URL (``sqlite:///data.db``, ``postgresql://user@host/db``) or a
 plain file path, for SQLite. A relative SQLite path is relative to the workflow file's
@@ -67,9 +69,21 @@ async def sql(value: Any, ctx: StepContext) -> Any:
     args = mapping(value, "sql")
     check_keys(args, KEYS, "sql")
     url = text(args, "url", "sql", required=True) or ""
-    query = text(args, "query", "sql", required=True) or ""
     params = bind_params(args.get("params"))
-    return await execute(ctx, url, [(query, params)], tool="sql")
+    return await execute(ctx, url, [(q, params) for q in _queries(args)], tool="sql")
+
+
+def _queries(args: dict[str, Any]) -> list[str]:
+    query = args.get("query")
+    if isinstance(query, str) and query.strip():
+        return [query]
+    if isinstance(query, list) and query and all(isinstance(q, str) for q in query):
+        return query
+    raise ToolError(
+        "sql: 'query' is required: one SQL statement, or a list of them (a script run in "
+        "one transaction)",
+        type="InputError",
+    )
 
 
 async def execute(
