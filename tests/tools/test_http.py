@@ -12,6 +12,7 @@ import pytest
 import plait
 from fixtures.http_server import LocalServer
 from plait.status import StepStatus
+from plait.tools.builtin import http as http_tool
 from plait.tools.builtin.http import CLIENT_KEY
 from plait.tools.context import StepContext
 
@@ -135,6 +136,23 @@ async def test_a_refused_connection_is_HttpConnectError() -> None:
         port = probe.getsockname()[1]
     result = await _run(_http("c", url=f"http://127.0.0.1:{port}/"))
     assert _error(result, "c")["type"] == "HttpConnectError"
+
+
+async def test_a_redirect_loop_is_HttpError(server: LocalServer) -> None:
+    result = await _run(_http("circle", url=f"{server.url}/loop"))
+    error = _error(result, "circle")
+    assert error["type"] == "HttpError"
+    assert "redirect" in error["message"].lower()
+
+
+async def test_a_body_over_the_limit_is_HttpError(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_tool, "BODY_LIMIT", 5)
+    result = await _run(_http("big", url=f"{server.url}/text"))  # 11 bytes
+    error = _error(result, "big")
+    assert error["type"] == "HttpError"
+    assert "over 5 bytes" in error["message"]
 
 
 @pytest.mark.parametrize(

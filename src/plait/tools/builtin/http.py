@@ -68,6 +68,22 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
         raise ToolError(f"http: cannot build the request: {exc}", type="InputError") from None
     where = f"{request.method} {_redacted(request.url)}"
+    response, body, cut = await _exchange(client, request, follow, where)
+    if response.status_code >= 400:
+        raise _status_error(where, response, body)
+    if cut:
+        raise ToolError(
+            f"http: {where}: the response body is over {BODY_LIMIT} bytes, more than a "
+            "step's output should hold",
+            type="HttpError",
+        )
+    return _output(response, body)
+
+
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, follow: bool, where: str
+) -> tuple[httpx.Response, bytes, bool]:
+    """Send, read the body (up to ``BODY_LIMIT``), and turn httpx's errors into ours."""
     try:
         response = await client.send(request, stream=True, follow_redirects=follow)
         try:
@@ -81,16 +97,10 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     except httpx.ConnectError as exc:
         raise ToolError(f"http: {where}: cannot connect: {exc}", type="HttpConnectError") from None
     except httpx.HTTPError as exc:
-        raise ToolError(f"http: {where}: {exc or type(exc).__name__}", type="HttpError") from None
-    if response.status_code >= 400:
-        raise _status_error(where, response, body)
-    if cut:
         raise ToolError(
-            f"http: {where}: the response body is over {BODY_LIMIT} bytes, more than a "
-            "step's output should hold",
-            type="HttpError",
-        )
-    return _output(response, body)
+            f"http: {where}: {str(exc) or type(exc).__name__}", type="HttpError"
+        ) from None
+    return response, body, cut
 
 
 async def run_client(ctx: StepContext) -> httpx.AsyncClient:
