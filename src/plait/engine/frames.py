@@ -16,6 +16,7 @@ hold inside bodies exactly as outside. Neither scope holds a worker slot.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from plait.definition.models import WaitStrategy
@@ -34,8 +35,9 @@ class LoopLimitExceeded(StepFailed):
     type = "LoopLimitExceeded"
 
 
-class _FrameScope:
-    """What maps and loops share: the node, its timer, stopping the live children."""
+class _FrameScope(ABC):
+    """What maps and loops share: the node, its timer, stopping the live children.
+    A subclass says how the body begins, what starts next, and what a child's end means."""
 
     def __init__(self, run: Run, state: StepState) -> None:
         self.run = run
@@ -46,26 +48,29 @@ class _FrameScope:
         self.timer: asyncio.TimerHandle | None = None
         self._busy = False  # a trampoline: children that end at once never recurse
         self._again = False
+        self._begun = False
 
     def start(self) -> None:
         node = self.node
         if node.timeout is not None:
             self.timer = asyncio.get_running_loop().call_later(node.timeout, self._timed_out)
-        try:
-            self.begin()
-        except PlaitError as exc:
-            self.fail(StepFailed(_text(exc), step=self.state.node_id, type=_type(exc)))
-            return
         self.advance()
 
+    @abstractmethod
     def begin(self) -> None:
-        raise NotImplementedError
+        """Evaluate what drives the body (items, count) in the enclosing scope."""
 
-    def step(self) -> bool:
-        """Start what may start now; False when nothing more will."""
-        raise NotImplementedError
+    @abstractmethod
+    def step(self) -> None:
+        """Start what may start now, or end the node when nothing more will."""
+
+    @abstractmethod
+    def ended(self, key: int, child: Run) -> None:
+        """A live child (branch or pass ``key``) ended, the node still undecided."""
 
     def advance(self) -> None:
+        """Run ``step`` until it has nothing more to do; a child that ends inside it only
+        asks for another round, so a body that ends at once never recurses."""
         if self._busy:
             self._again = True
             return
@@ -75,6 +80,9 @@ class _FrameScope:
             while again and not self.decided:
                 self._again = False
                 try:
+                    if not self._begun:
+                        self._begun = True
+                        self.begin()
                     self.step()
                 except PlaitError as exc:
                     self.fail(StepFailed(_text(exc), step=self.state.node_id, type=_type(exc)))
@@ -126,31 +134,18 @@ class _FrameScope:
                 return
         self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
 
-    def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> Run:
+    def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> None:
         assert self.node.body is not None
         outer = self.run.scope_for(self.state)
-        child = self.run.child(self.node.body, frame, names, outer, self._child_ended)
+
+        def child_ended(child: Run) -> None:
+            if self.live.pop(key, None) is not None and not self.decided:
+                self.ended(key, child)
+                self.advance()
+
+        child = self.run.child(self.node.body, frame, names, outer, child_ended)
         self.live[key] = child
         child.start()
-        return child
-
-    def _child_ended(self, child: Run) -> None:
-        key = _key(child)
-        if self.live.pop(key, None) is None or self.decided:
-            return
-        self.ended(key, child)
-        self.advance()
-
-    def ended(self, key: int, child: Run) -> None:
-        raise NotImplementedError
-
-
-def _key(child: Run) -> int:
-    frame = child.frame
-    assert frame is not None
-    index = frame.branch if frame.iteration is None else frame.iteration
-    assert index is not None
-    return index
 
 
 def branch_output(child: Run) -> Any:
@@ -185,10 +180,10 @@ class MapScope(_FrameScope):
         self.limit = node.max_concurrent or self.total or 1
         self.suffix = self.state.frame.suffix if self.state.frame is not None else ""
 
-    def step(self) -> bool:
+    def step(self) -> None:
         if self.total == 0:
             self.succeed([])
-            return False
+            return
         while not self.decided and self.next < self.total and len(self.live) < self.limit:
             i = self.next
             self.next += 1
@@ -201,7 +196,6 @@ class MapScope(_FrameScope):
             )
             names = {"parallel": {"index": i, "item": self.items[i], "items": self.items}}
             self.spawn(i, frame, names)
-        return True
 
     def ended(self, key: int, child: Run) -> None:
         status = child.status
@@ -286,9 +280,9 @@ class LoopScope(_FrameScope):
             scope = FrameScope(node.body, fresh, names, outer)
         return bool(node.condition.render(scope))
 
-    def step(self) -> bool:
+    def step(self) -> None:
         if self.live:
-            return True
+            return
         node = self.node
         kind = node.loop_type
         if kind in ("for", "forEach"):
@@ -299,7 +293,7 @@ class LoopScope(_FrameScope):
             more = self.index == 0 or self._holds()
         if not more:
             self.succeed(self.results)
-            return False
+            return
         if self.index >= node.max_iterations:
             raise LoopLimitExceeded(
                 f"loop '{node.id}' reached maxIterations ({node.max_iterations}) with its "
@@ -313,7 +307,6 @@ class LoopScope(_FrameScope):
             iteration=self.index,
         )
         self.spawn(self.index, frame, self._names())
-        return True
 
     def ended(self, key: int, child: Run) -> None:
         if child.status is not RunStatus.SUCCEEDED:

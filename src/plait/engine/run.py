@@ -66,40 +66,52 @@ class Run:
         """``restored`` holds steps that succeeded in an earlier process (a resume): they
         end at once with their recorded output and never run again. ``attempts_before``
         numbers the new attempts of the others after the recorded ones."""
-        self.plan = plan
         self.run_id = run_id or uuid.uuid4().hex
         self.inputs = inputs
-        self.states = [StepState(node) for node in plan.nodes]
-        self.pools = pools or {name: pool_from_spec(spec) for name, spec in plan.pools.items()}
-        self.status = RunStatus.PENDING
-        self.error: RunError | None = None
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self._executor = executor
-        self.scope: Scope = RunScope(plan, self.states, inputs, self.run_id)
-        self._queue = ReadyQueue(plan)
-        # Maps and loops: their scopes here; a body's branch or pass is a child Run that
-        # shares this run's pools, executor, recorder and tasks (see engine/frames.py).
-        self._frames: dict[int, Any] = {}
-        self.frame: Frame | None = None
+        # What every branch and pass of the run's maps and loops shares with it.
         self.root = self
-        self.nested: list[StepState] = []  # the root's record of every body node
-        self._on_done: Callable[[Run], None] | None = None
-        self._groups: dict[int, GroupScope] = {}
-        self._ended: deque[StepState] = deque()
-        self._propagating = False
-        self._remaining = len(plan.nodes)
+        self.pools = pools or {name: pool_from_spec(spec) for name, spec in plan.pools.items()}
+        self._executor = executor
         self._tasks: set[asyncio.Task[None]] = set()
-        self._done: asyncio.Future[None] | None = None
-        self._abort_status: RunStatus | None = None
         self._resources: dict[str, Any] = {}
         self._recorder = recorder
         self._restored = dict(restored or {})
         self._attempts_before = attempts_before or {}
-        for node_id, attempts in self._attempts_before.items():
-            index = plan.index.get(node_id)
-            if index is not None:
-                self.states[index].attempts = attempts
+        self.nested: list[StepState] = []  # the root's record of every body node
+        states = [StepState(node) for node in plan.nodes]
+        self._init_frame(plan, states, RunScope(plan, states, inputs, self.run_id), None, None)
+
+    def _init_frame(
+        self,
+        plan: Plan,
+        states: list[StepState],
+        scope: Scope,
+        frame: Frame | None,
+        on_done: Callable[[Run], None] | None,
+    ) -> None:
+        """The state of one graph's execution: the run's own, or a body's in a child."""
+        self.plan = plan
+        self.states = states
+        self.scope = scope
+        self.frame = frame
+        self._on_done = on_done
+        self.status = RunStatus.PENDING
+        self.error: RunError | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._queue = ReadyQueue(plan)
+        self._groups: dict[int, GroupScope] = {}
+        # Maps and loops: their scopes here; a body's branch or pass is a child Run that
+        # shares this run's pools, executor, recorder and tasks (see engine/frames.py).
+        self._frames: dict[int, Any] = {}
+        self._ended: deque[StepState] = deque()
+        self._propagating = False
+        self._remaining = len(plan.nodes)
+        self._done: asyncio.Future[None] | None = None
+        self._abort_status: RunStatus | None = None
+        if self._attempts_before:
+            for st in states:
+                st.attempts = self._attempts_before.get(st.node_id, st.attempts)
 
     def child(
         self,
@@ -110,40 +122,22 @@ class Run:
         on_done: Callable[[Run], None],
     ) -> Run:
         """A branch of a map or a pass of a loop: ``plan`` (the body) run inside this run."""
-        child = Run.__new__(Run)
         root = self.root
-        child.plan = plan
+        child = Run.__new__(Run)
         child.run_id = root.run_id
         child.inputs = root.inputs
-        child.states = [StepState(node, node.id + frame.suffix, frame) for node in plan.nodes]
+        child.root = root
         child.pools = root.pools
-        child.status = RunStatus.PENDING
-        child.error = None
-        child.started_at = child.finished_at = None
         child._executor = root._executor
-        child.scope = FrameScope(plan, child.states, names, outer)
-        child._queue = ReadyQueue(plan)
-        child._groups = {}
-        child._ended = deque()
-        child._propagating = False
-        child._remaining = len(plan.nodes)
         child._tasks = root._tasks
-        child._done = None
-        child._abort_status = None
         child._resources = root._resources
         child._recorder = root._recorder
         child._restored = root._restored
         child._attempts_before = root._attempts_before
-        child._frames = {}
-        child.frame = frame
-        child.root = root
         child.nested = root.nested
-        child._on_done = on_done
-        for st in child.states:
-            before = root._attempts_before.get(st.node_id)
-            if before:
-                st.attempts = before
-        root.nested.extend(child.states)
+        states = [StepState(node, node.id + frame.suffix, frame) for node in plan.nodes]
+        child._init_frame(plan, states, FrameScope(plan, states, names, outer), frame, on_done)
+        root.nested.extend(states)
         return child
 
     def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from plait.compiler.plan import Node, Plan
@@ -76,27 +77,16 @@ class StepState(Namespace):
         return f"<StepState {self.node.id} {self.status.value}>"
 
 
+@dataclass(frozen=True, slots=True)
 class Frame:
     """Where a body's nodes run: which map branch or loop pass of which step."""
 
-    __slots__ = ("branch", "iteration", "join", "parent_id", "plan", "suffix")
-
-    def __init__(
-        self,
-        plan: Plan,
-        suffix: str,
-        parent_id: str,
-        *,
-        branch: int | None = None,
-        iteration: int | None = None,
-        join: str | None = None,
-    ) -> None:
-        self.plan = plan
-        self.suffix = suffix
-        self.parent_id = parent_id
-        self.branch = branch
-        self.iteration = iteration
-        self.join = join
+    plan: Plan
+    suffix: str  # appended to each node's step id: `<3>`, `<3>[2]`
+    parent_id: str  # the node id of the map or loop
+    branch: int | None = None
+    iteration: int | None = None
+    join: str | None = None  # the map's wait strategy
 
 
 class FrameScope:
