@@ -27,10 +27,11 @@ SCOPE = DictScope(
     inputs={"n": 5, "d": {"a": 1, "key with space": "v"}, "l": [10, 20, 30], "none": None},
     **{"step-a": {"output": {"result": 7, "items": ["x", "y"]}}},
 )
+STEP_IDS = {"step-a"}
 
 
 def render(value: Any) -> Any:
-    return compile_template(value).render(SCOPE)
+    return compile_template(value, STEP_IDS).render(SCOPE)
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,12 @@ def test_quoted_key_with_a_space() -> None:
 
 def test_step_id_with_a_dash_is_a_name_not_a_subtraction() -> None:
     assert render("${step-a.output.result}") == 7
+    assert render("${step-a.output.result - 1}") == 6
+
+
+def test_without_step_ids_a_dash_is_a_subtraction() -> None:
+    scope = DictScope(step=10, a={"output": {"result": 7}})
+    assert compile_template("${step-a.output.result}").render(scope) == 3
 
 
 def test_dot_name_is_a_key_of_the_data_not_an_attribute() -> None:
@@ -120,7 +127,7 @@ def test_bad_lookup_is_an_expression_error(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["${}", "${inputs.n", "${a + b}", "${1abc}", "${inputs.}", "${inputs.__class__()}"],
+    ["${}", "${inputs.n", "${a +}", "${1abc}", "${inputs.}", "${inputs.__class__()}"],
 )
 def test_bad_syntax_is_an_expression_error(text: str) -> None:
     with pytest.raises(ExpressionError):
@@ -150,7 +157,7 @@ def test_escaped_reference_renders_literally(inner: str) -> None:
 
 
 def test_parsed_expression_names_its_root_and_keys() -> None:
-    expr = parse_expression('step-a.output["k k"][2].x')
+    expr = parse_expression('step-a.output["k k"][2].x', STEP_IDS)
     assert list(expr.names()) == [("step-a", ("output", "k k", 2, "x"))]
 
 

@@ -32,12 +32,18 @@ class Namespace:
 
 
 class Expr(Protocol):
+    """A parsed ``${...}``: ``text`` is what the user wrote, without the ``${`` and ``}``."""
+
     text: str
 
     def evaluate(self, scope: Scope) -> Any: ...
 
     def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
-        """Each name the expression reads, with the constant keys that follow it."""
+        """Each name the expression reads, with the constant keys that follow it.
+
+        Inside ``default(value, fallback)``'s first argument only the first key is
+        given: the keys after it may be absent on purpose.
+        """
         ...
 
 
@@ -62,7 +68,7 @@ class Path:
         except KeyError:
             raise ExpressionError(f"unknown name '{self.root}' in ${{{self.text}}}") from None
         for key in self.keys:
-            value = _get(value, key, self)
+            value = get_key(value, key, self.text)
         return value
 
     def names(self) -> Iterator[tuple[str, tuple[str | int, ...]]]:
@@ -72,7 +78,11 @@ class Path:
         return f"Path({self.text!r})"
 
 
-def _get(value: Any, key: str | int, expr: Path) -> Any:
+def get_key(value: Any, key: str | int, text: str) -> Any:
+    """``value[key]`` for data: a mapping key, a list or string index, a ``Namespace`` key.
+
+    ``text`` is the expression, for the message when the key is not there.
+    """
     if value is None:
         return None
     if isinstance(value, dict):
@@ -82,20 +92,21 @@ def _get(value: Any, key: str | int, expr: Path) -> Any:
             pass
         if isinstance(key, int) and str(key) in value:
             return value[str(key)]
-        raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
-    if isinstance(value, list | tuple):
+        raise ExpressionError(f"no key {key!r} in ${{{text}}}") from None
+    if isinstance(value, list | tuple | str):
         if isinstance(key, int) or (isinstance(key, str) and key.lstrip("-").isdigit()):
             index = int(key)
             try:
                 return value[index]
             except IndexError:
                 raise ExpressionError(
-                    f"index {index} is out of range (length {len(value)}) in ${{{expr.text}}}"
+                    f"index {index} is out of range (length {len(value)}) in ${{{text}}}"
                 ) from None
-        raise ExpressionError(f"a list has no key {key!r} in ${{{expr.text}}}")
+        what = "a string" if isinstance(value, str) else "a list"
+        raise ExpressionError(f"{what} has no key {key!r} in ${{{text}}}")
     if isinstance(value, Namespace) and isinstance(key, str):
         try:
             return value.get_key(key)
         except KeyError:
-            raise ExpressionError(f"no key {key!r} in ${{{expr.text}}}") from None
-    raise ExpressionError(f"cannot look up {key!r} in a {type(value).__name__} in ${{{expr.text}}}")
+            raise ExpressionError(f"no key {key!r} in ${{{text}}}") from None
+    raise ExpressionError(f"cannot look up {key!r} in a {type(value).__name__} in ${{{text}}}")

@@ -5,18 +5,20 @@ of templates. Parts with no ``${...}`` stay constants and render to themselves a
 cost; a string that is one whole ``${...}`` renders to the value with its type; any
 other string with ``${...}`` renders to text.
 
-The expression inside ``${...}`` is an ``Expr`` (see ``expressions.ast``); today that is a
-reference path, and the full expression language plugs in at ``parse_expression``.
+The expression inside ``${...}`` is an ``Expr`` (see ``expressions.parser``). Pass the
+workflow's step ids so that ``${step-a.output}`` names the step ``step-a``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
+from plait.errors import ExpressionError
 from plait.expressions.ast import Expr, Scope
 from plait.expressions.parser import parse_expression
+from plait.expressions.values import to_text
 
 
 class Template(Protocol):
@@ -65,7 +67,7 @@ class Interpolation:
 
     def render(self, scope: Scope) -> str:
         return "".join(
-            part if isinstance(part, str) else _text(part.evaluate(scope)) for part in self.parts
+            part if isinstance(part, str) else to_text(part.evaluate(scope)) for part in self.parts
         )
 
     def expressions(self) -> Iterator[Expr]:
@@ -102,33 +104,39 @@ class ListTemplate:
             yield from item.expressions()
 
 
-def compile_template(value: Any) -> Template:
-    """Compile a definition value into a template. Raises ``ExpressionError`` on bad syntax."""
+def compile_template(value: Any, step_ids: Collection[str] = ()) -> Template:
+    """Compile a definition value into a template. Raises ``ExpressionError`` on bad syntax.
+
+    ``step_ids``: the workflow's step ids (a set or a dict), so that a hyphenated one
+    in an expression is that step and not a subtraction.
+    """
+    if not isinstance(step_ids, AbstractSet | Mapping):
+        step_ids = frozenset(step_ids)
     if isinstance(value, str):
-        return _compile_string(value)
+        return _compile_string(value, step_ids)
     if isinstance(value, Mapping):
-        items = tuple((key, compile_template(item)) for key, item in value.items())
+        items = tuple((key, compile_template(item, step_ids)) for key, item in value.items())
         if all(isinstance(t, Const) for _, t in items):
             return Const(value)
         return DictTemplate(items)
     if isinstance(value, list | tuple):
-        templates = tuple(compile_template(item) for item in value)
+        templates = tuple(compile_template(item, step_ids) for item in value)
         if all(isinstance(t, Const) for t in templates):
             return Const(value)
         return ListTemplate(templates)
     return Const(value)
 
 
-def _compile_string(text: str) -> Template:
+def _compile_string(text: str, step_ids: Collection[str]) -> Template:
     if "${" not in text:
         return Const(text)
-    parts = list(_split(text))
+    parts = list(_split(text, step_ids))
     if len(parts) == 1 and not isinstance(parts[0], str):
         return Whole(parts[0])
     return Interpolation(tuple(parts))
 
 
-def _split(text: str) -> Iterator[str | Expr]:
+def _split(text: str, step_ids: Collection[str]) -> Iterator[str | Expr]:
     """Split text into literal runs and parsed expressions. ``$${`` is a literal ``${``."""
     i = 0
     literal: list[str] = []
@@ -142,7 +150,7 @@ def _split(text: str) -> Iterator[str | Expr]:
             if literal:
                 yield "".join(literal)
                 literal = []
-            yield parse_expression(text[i + 2 : end])
+            yield parse_expression(text[i + 2 : end], step_ids)
             i = end + 1
             continue
         literal.append(text[i])
@@ -154,10 +162,15 @@ def _split(text: str) -> Iterator[str | Expr]:
 def _closing_brace(text: str, start: int) -> int:
     depth = 0
     quote: str | None = None
+    escaped = False
     for j in range(start, len(text)):
         ch = text[j]
         if quote:
-            if ch == quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
                 quote = None
         elif ch in "'\"":
             quote = ch
@@ -167,17 +180,4 @@ def _closing_brace(text: str, start: int) -> int:
             if depth == 0 and ch == "}":
                 return j
             depth -= 1
-    from plait.errors import ExpressionError
-
     raise ExpressionError(f"unclosed '${{' in {text!r}")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None or isinstance(value, bool | int | float):
-        return json.dumps(value)
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
