@@ -55,6 +55,11 @@ class _Builder:
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
         self.problems.append(Problem(message, self.file, step, key))
 
+    def step_names(self) -> frozenset[str]:
+        """The names an expression here may use as step ids (hyphens and all): every
+        step id seen so far, this scope's group ids and the enclosing scopes' ids."""
+        return frozenset(self.taken) | self.aliases.keys() | self.outer_ids
+
     def resolve_id(self, name: str) -> str | None:
         if name in self.index:
             return name
@@ -187,7 +192,7 @@ def _body_template(b: _Builder, step_id: str, key: str, value: Any) -> Template 
     if value is None:
         return None
     try:
-        template = compile_template(value)
+        template = compile_template(value, b.step_names())
     except ExpressionError as exc:
         for problem in exc.problems:
             b.problem(problem.message, step_id, key)
@@ -371,9 +376,10 @@ def _compile_templates(
                 if (value := getattr(source, key)) is not None
             ]
     sources.append((None, "outputs", outputs))
+    names = b.step_names()
     for step_id, key, value in sources:
         try:
-            template = compile_template(value)
+            template = compile_template(value, names)
         except ExpressionError as exc:
             for problem in exc.problems:
                 b.problem(problem.message, step_id, key)
