@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from plait.compiler import Plan, bind_inputs, compile_loaded
+from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.definition.loader import Loaded, load_definition, parse_definition
 from plait.durable import (
     Definition,
@@ -163,19 +163,29 @@ class Workflow:
         executor: Executor | None = None,
         text_inputs: Collection[str] = (),
         store: Store | str | Path | None = None,
+        allow_env: Collection[str] = (),
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
         Inputs named in ``text_inputs`` are text to convert by their declared type, as
         ``--input n=5`` on the command line gives the integer 5. With ``store`` (a
         ``Store`` or a URL), the run and every step execution are recorded there.
+        ``${env.NAME}`` reads the variables declared under ``env:`` and those named in
+        ``allow_env``; their values are masked in what the run records and reports.
         """
         plan = self.plan
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
+        env = bind_env(plan, allow_env)
         if store is None:
-            return Run(plan, bound, run_id=run_id, executor=executor)
+            return Run(plan, bound, run_id=run_id, executor=executor, env=env)
         return new_run(
-            plan, bound, self.definition(), as_store(store), run_id=run_id, executor=executor
+            plan,
+            bound,
+            self.definition(),
+            as_store(store),
+            run_id=run_id,
+            executor=executor,
+            env=env,
         )
 
     async def run(
@@ -185,11 +195,14 @@ class Workflow:
         run_id: str | None = None,
         executor: Executor | None = None,
         store: Store | str | Path | None = None,
+        allow_env: Collection[str] = (),
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
         failed run: look at ``result.status``). ``store`` records it (default: not)."""
         async with _opened(store) as opened:
-            the_run = self.create_run(inputs, run_id=run_id, executor=executor, store=opened)
+            the_run = self.create_run(
+                inputs, run_id=run_id, executor=executor, store=opened, allow_env=allow_env
+            )
             return await the_run.execute()
 
     def __repr__(self) -> str:
@@ -215,6 +228,7 @@ async def resume(
     allow_changed: bool = False,
     workflow: Workflow | None = None,
     executor: Executor | None = None,
+    allow_env: Collection[str] = (),
 ) -> RunResult:
     """Go on with an interrupted run (its process died) or, with ``from_failure``, a
     failed one: every step that succeeded keeps its output and is not run again.
@@ -231,6 +245,7 @@ async def resume(
             allow_changed=allow_changed,
             plan=workflow.plan if workflow is not None else None,
             executor=executor,
+            allow_env=allow_env,
         )
         return await the_run.execute()
 

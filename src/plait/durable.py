@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plait.compiler import Plan, bind_inputs, compile_loaded
+from plait.compiler import NO_ENV, EnvBinding, Plan, bind_env, bind_inputs, compile_loaded
 from plait.definition.loader import parse_definition, parse_text
 from plait.engine.recording import (
     LEASE_TTL,
@@ -78,9 +78,10 @@ def new_run(
     *,
     run_id: str | None = None,
     executor: Executor | None = None,
+    env: EnvBinding = NO_ENV,
 ) -> Run:
     """A run that records itself in ``store`` from its first step."""
-    run = Run(plan, inputs, run_id=run_id, executor=executor)
+    run = Run(plan, inputs, run_id=run_id, executor=executor, env=env)
     now = time.time()
     owner = lease_owner()
     record = RunRecord(
@@ -112,9 +113,11 @@ def prepare_resume(
     allow_changed: bool = False,
     plan: Plan | None = None,
     executor: Executor | None = None,
+    allow_env: Collection[str] = (),
 ) -> Run:
     """Take over a run: check it may be resumed, take its lease, and return a ``Run``
-    that reuses every step that succeeded. Raises ``WorkflowError`` (it may not be
+    that reuses every step that succeeded. The environment is read anew (values are
+    never recorded): ``allow_env`` as on the first attempt. Raises ``WorkflowError`` (it may not be
     resumed), ``LeaseHeld`` (a live process runs it) or ``StoreError``."""
     record = store.get_run(run_id)
     _check_resumable(record, from_failure)
@@ -123,6 +126,7 @@ def prepare_resume(
     given = dict(loads(record.inputs) or {})
     given.update(inputs or {})
     bound = bind_inputs(plan, given, text_keys=set(text_inputs))
+    env = bind_env(plan, allow_env)
     owner = lease_owner()
     if not _take_lease(store, record, owner):
         raise LeaseHeld(
@@ -143,6 +147,7 @@ def prepare_resume(
         executor=executor,
         restored=restored,
         attempts_before=attempts,
+        env=env,
     )
     run.attach_recorder(Recorder(store, seq=seq, owner=owner))
     return run

@@ -62,6 +62,13 @@ InputOption = Annotated[
     list[str] | None,
     typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
 ]
+AllowEnvOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-env",
+        help="Let ${env.NAME} read this environment variable (masked in records); repeat for more.",
+    ),
+]
 
 
 class GraphFormat(StrEnum):
@@ -139,13 +146,16 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run document as JSON on stdout.")
     ] = False,
+    allow_env: AllowEnvOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     wf = _load(file)
     the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
-        the_run = wf.create_run(values, text_inputs=text_keys, store=the_store)
+        the_run = wf.create_run(
+            values, text_inputs=text_keys, store=the_store, allow_env=allow_env or ()
+        )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
     _finish(the_run, as_json)
@@ -253,6 +263,7 @@ def resume(
     ] = False,
     store: StoreOption = None,
     as_json: JsonOption = False,
+    allow_env: AllowEnvOption = None,
 ) -> None:
     """Go on with an interrupted run: steps that succeeded are reused, not run again."""
     the_store = _open(store)
@@ -265,6 +276,7 @@ def resume(
             text_inputs=text_keys,
             from_failure=from_failure,
             allow_changed=allow_changed,
+            allow_env=allow_env or (),
         )
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None

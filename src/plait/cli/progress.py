@@ -105,7 +105,9 @@ class Progress:
 
 
 def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> None:
-    """A table of the steps (the interesting ones first when there are many) and outputs."""
+    """A table of the steps (the interesting ones first when there are many) and outputs.
+    The run's secrets read ``***``."""
+    mask = result.secrets.text
     console.print(Text.assemble((result.workflow, "bold"), f"  run {result.run_id}"))
     table = Table()
     table.add_column("step")
@@ -126,7 +128,7 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
             Text(step.status.value, style=STATUS_STYLE[step.status]),
             f"{duration:.1f}" if duration is not None else "",
             str(step.attempts) if step.attempts else "",
-            Text(detail),  # not markup: an error message such as "[/x]" would break it
+            Text(mask(detail)),  # not markup: an error message such as "[/x]" would break it
         )
     if len(steps) > max_rows:
         table.caption = f"{len(steps) - max_rows} more steps not shown (use --json for all)"
@@ -140,10 +142,11 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
         )
     )
     if result.error:
-        console.print(Text(f"error: {result.error['type']}: {result.error['message']}", "red"))
+        error = f"error: {result.error['type']}: {result.error['message']}"
+        console.print(Text(mask(error), "red"))
     if result.outputs is not None:
         console.print("outputs:")
-        console.print_json(json.dumps(result.outputs, default=repr))
+        console.print_json(json.dumps(result.secrets.value(result.outputs), default=repr))
 
 
 def render_runs(console: Console, records: list[RunRecord]) -> None:

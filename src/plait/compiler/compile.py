@@ -13,6 +13,7 @@ from typing import Any
 from plait.compiler.inputs import check_type
 from plait.compiler.plan import (
     DEFAULT_POOL,
+    EnvSpec,
     InputSpec,
     Node,
     NodeKind,
@@ -50,6 +51,8 @@ class _Builder:
     frames: dict[str, tuple[str, ...]] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)  # every step id of the workflow, bodies too
     free: set[str] = field(default_factory=set)  # enclosing steps this body reads
+    # every ${env.NAME} of the workflow, bodies too: NAME -> where it is first read
+    env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     bodies: dict[str, Plan] = field(default_factory=dict)
 
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
@@ -169,6 +172,7 @@ def _compile_bodies(
             outer_ids=visible,
             frames={**b.frames, frame: FRAME_FIELDS[frame]},
             taken=b.taken,
+            env_reads=b.env_reads,
         )
         name = f"{b.definition.name}/{step.id}"
         plan = _compile_steps(inner, body_def.steps, body_def.output, name)
@@ -209,15 +213,18 @@ def _body_template(b: _Builder, step_id: str, key: str, value: Any) -> Template 
         b.outer_ids,
         b.frames,
     )
-    _note_free(b, template)
+    _note_free(b, template, step_id, key)
     return template
 
 
-def _note_free(b: _Builder, template: Template) -> None:
+def _note_free(b: _Builder, template: Template, step_id: str | None, key: str) -> None:
+    """Note the enclosing steps a body reads, and the environment variables read."""
     for expr in template.expressions():
-        for root, _ in expr.names():
+        for root, keys in expr.names():
             if root in b.outer_ids and root not in b.index:
                 b.free.add(root)
+            elif root == "env" and keys and isinstance(keys[0], str):
+                b.env_reads.setdefault(keys[0], (step_id, key))
 
 
 # Names that ${...} resolves before step ids: a step so named could never be referenced.
@@ -385,7 +392,7 @@ def _compile_templates(
                 b.problem(problem.message, step_id, key)
             continue
         templates[(step_id or "", key)] = template
-        _note_free(b, template)
+        _note_free(b, template, step_id, key)
         if step_id is None:
             continue
         # A group's own `output:` reads its members after they ended: no edge for those.
@@ -599,4 +606,9 @@ def _build_plan(
         max_duration=definition.max_duration,
         file=b.file,
         folder=folder,
+        env={
+            name: EnvSpec(name, spec.default, spec.is_required, spec.secret)
+            for name, spec in definition.env.items()
+        },
+        env_reads=b.env_reads,
     )

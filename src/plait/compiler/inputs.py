@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from plait.compiler.plan import InputSpec, Plan
 from plait.errors import InputError, Problem
+from plait.secrets import NO_SECRETS, Secrets
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -98,3 +101,69 @@ def _parse_text(spec: InputSpec, text: str) -> Any:
 
 def _article(type_name: str) -> str:
     return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvBinding:
+    """What ``${env.NAME}`` reads in one run, and which of those values to mask."""
+
+    values: dict[str, str | None]
+    secrets: Secrets
+
+
+NO_ENV = EnvBinding({}, NO_SECRETS)
+
+
+def bind_env(
+    plan: Plan, allow: Collection[str] = (), environ: Mapping[str, str] | None = None
+) -> EnvBinding:
+    """Read the environment variables the workflow declares under ``env:`` and those the
+    user allows (``--allow-env NAME``); nothing else of the environment is visible.
+
+    Raises ``InputError`` listing every problem: a ``${env.NAME}`` neither declared nor
+    allowed, a required variable that is not set. Every value read is a secret (masked in
+    records, documents and logs) unless declared ``secret: false``.
+    """
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    values: dict[str, str | None] = {}
+    secrets: list[str] = []
+    for name, (step, key) in plan.env_reads.items():
+        if name not in plan.env and name not in allow:
+            problems.append(
+                Problem(
+                    f"${{env.{name}}} is not declared under 'env:' (declare it, or allow it "
+                    f"with --allow-env {name})",
+                    plan.file,
+                    step,
+                    key,
+                )
+            )
+    for name, spec in plan.env.items():
+        value = environ.get(name, spec.default)
+        if value is None and spec.required:
+            problems.append(
+                Problem(
+                    f"environment variable {name} is not set (declared under 'env:' "
+                    "with no default)",
+                    plan.file,
+                    key=f"env.{name}",
+                )
+            )
+        values[name] = value
+        if spec.secret and value is not None and name in environ:
+            secrets.append(value)
+    for name in allow:
+        if name in plan.env:
+            continue
+        value = environ.get(name)
+        if value is None:
+            problems.append(
+                Problem(f"--allow-env {name}: the variable is not set", plan.file, key="env")
+            )
+            continue
+        values[name] = value
+        secrets.append(value)
+    if problems:
+        raise InputError(problems)
+    return EnvBinding(values, Secrets(secrets))

@@ -67,6 +67,16 @@ class InputSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvSpec:
+    """An environment variable the workflow declared under ``env:``."""
+
+    name: str
+    default: str | None
+    required: bool
+    secret: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     index: int
     id: str
@@ -121,6 +131,9 @@ class Plan:
     max_duration: float | None
     file: str | None = None
     folder: Path | None = None
+    # `env:` declarations, and every `${env.NAME}` read: NAME -> (step id or None, key)
+    env: dict[str, EnvSpec] = field(default_factory=dict)
+    env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]

@@ -73,6 +73,10 @@ def _check_name(
             declared = ", ".join(sorted(definition.inputs)) or "none"
             return f"unknown input {first!r} (declared inputs: {declared})"
         return None
+    if root == "env":
+        if not isinstance(first, str):
+            return "read an environment variable as ${env.NAME}"
+        return None  # declared under `env:` or allowed when the run starts (bind_env)
     if root in _BUILTIN_NAMES:
         allowed = _BUILTIN_NAMES[root] or ()
         if first is not None and first not in allowed:
@@ -83,7 +87,7 @@ def _check_name(
     if root in FRAME_FIELDS:
         kind = "map ('parallel')" if root == "parallel" else "loop"
         return f"'{root}' is known only inside a {kind} body"
-    return f"unknown name '{root}': expected a step id, inputs, run or workflow"
+    return f"unknown name '{root}': expected a step id, inputs, env, run or workflow"
 
 
 def _check_keys(root: str, keys: tuple[str | int, ...], allowed: tuple[str, ...]) -> str | None:

@@ -120,6 +120,25 @@ class InputDef(Definition):
         return "default" not in self.model_fields_set
 
 
+class EnvDef(Definition):
+    """An environment variable the workflow may read as ``${env.NAME}``.
+
+    Its value is masked (``***``) wherever the run records or prints it, unless
+    ``secret: false``. An unset variable with no ``default`` stops the run before it
+    starts, unless ``required: false`` (then it reads as null)."""
+
+    default: str | None = None
+    required: bool | None = None
+    secret: bool = True
+    description: str | None = None
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return "default" not in self.model_fields_set
+
+
 class BackoffDef(Definition):
     initial: Duration = 1.0
     multiplier: float = Field(default=2.0, ge=1.0, le=100.0)
@@ -408,6 +427,7 @@ class WorkflowDef(Definition):
     description: str | None = None
     version: str | int | float | None = None
     inputs: dict[str, InputDef] = {}
+    env: dict[str, EnvDef] = {}
     parallel_config: PoolDef = PoolDef()
     max_duration: Duration = None
     pools: dict[str, PoolDef] = {}
@@ -421,5 +441,24 @@ class WorkflowDef(Definition):
         if isinstance(value, dict):
             return {
                 k: v if isinstance(v, dict | InputDef) else {"default": v} for k, v in value.items()
+            }
+        return value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Any:
+        # `env: [API_KEY]` declares names; `env: {REGION: eu-west-1}` gives a default.
+        if isinstance(value, list):
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError("'env' lists variable names (strings)")
+            return {name: {} for name in value}
+        if isinstance(value, dict):
+            return {
+                k: {"default": str(v)}
+                if isinstance(v, str | int | float) and not isinstance(v, bool)
+                else {}
+                if v is None
+                else v
+                for k, v in value.items()
             }
         return value

@@ -28,6 +28,7 @@ from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.errors import RunError, StoreError
+from plait.secrets import NO_SECRETS
 from plait.status import StepStatus
 from plait.store.base import Store
 from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
@@ -194,12 +195,15 @@ class Recorder:
         self._run: Run | None = None
         self._watch: asyncio.Task[None] | None = None
         self.error: StoreError | None = None
+        # What the run read from ${env.NAME}: masked out of every text written.
+        self._secrets = NO_SECRETS
 
     # -- the run's life -------------------------------------------------------------
 
     async def begin(self, run: Run) -> None:
         """Start recording: write a new run's row, or mark a resumed one running."""
         self._run = run
+        self._secrets = run.secrets
         loop = asyncio.get_running_loop()
         if self.record is not None:
             await asyncio.to_thread(self.store.write, [self.record])
@@ -235,8 +239,8 @@ class Recorder:
         self.event("run_finished", payload={"status": result.status.value})
         values = {
             "status": result.status.value,
-            "outputs": _dumps_loose(result.outputs),
-            "error": None if result.error is None else dumps(result.error),
+            "outputs": self._secrets.json_text(_dumps_loose(result.outputs)),
+            "error": None if result.error is None else self._secrets.json_text(dumps(result.error)),
             "stats": dumps(result.stats),
             "started_at": iso(result.started_at),
             "finished_at": iso(result.finished_at),
@@ -289,6 +293,8 @@ class Recorder:
         assert self._run is not None
         self._seq += 1
         now = iso(time.time()) or ""
+        if self._secrets:
+            payload = self._secrets.json_text(payload)
         self._writer.put(EventRecord(self._run.run_id, self._seq, now, kind, node_id, payload))
 
     def step_started(self, st: StepState, value: Any) -> None:
@@ -348,6 +354,9 @@ class Recorder:
         finished: str | None,
     ) -> StepRecord:
         assert self._run is not None
+        if self._secrets:
+            mask = self._secrets.json_text
+            input, output, error, detail = mask(input), mask(output), mask(error), mask(detail)
         node = st.node
         frame = st.frame
         parent_id = join = None

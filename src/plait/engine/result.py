@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.compiler.plan import NodeKind
 from plait.errors import PlaitError, RunError
+from plait.secrets import NO_SECRETS, Secrets
 from plait.status import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -145,6 +146,8 @@ class RunResult:
     steps: Mapping[str, StepResult]
     groups: dict[str, GroupResult]
     stats: dict[str, Any] = field(default_factory=dict)
+    # the values read from ${env.NAME}: masked out of the run document
+    secrets: Secrets = NO_SECRETS
 
     @property
     def succeeded(self) -> bool:
@@ -155,20 +158,24 @@ class RunResult:
         return _ms(self.started_at, self.finished_at)
 
     def to_document(self) -> dict[str, Any]:
-        """The run document of SPEC §4 (``plait run --json``)."""
-        return {
-            "run_id": self.run_id,
-            "workflow": self.workflow,
-            "status": self.status.value,
-            "duration_ms": self.duration_ms,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "outputs": self.outputs,
-            "error": self.error,
-            "steps": {sid: s.to_dict() for sid, s in self.steps.items()},
-            "groups": {gid: g.to_dict() for gid, g in self.groups.items()},
-            "stats": self.stats,
-        }
+        """The run document of SPEC §4 (``plait run --json``); the run's secrets read
+        ``***`` in it."""
+        document: dict[str, Any] = self.secrets.value(
+            {
+                "run_id": self.run_id,
+                "workflow": self.workflow,
+                "status": self.status.value,
+                "duration_ms": self.duration_ms,
+                "started_at": iso(self.started_at),
+                "finished_at": iso(self.finished_at),
+                "outputs": self.outputs,
+                "error": self.error,
+                "steps": {sid: s.to_dict() for sid, s in self.steps.items()},
+                "groups": {gid: g.to_dict() for gid, g in self.groups.items()},
+                "stats": self.stats,
+            }
+        )
+        return document
 
 
 def build_result(run: Run) -> RunResult:
@@ -221,6 +228,7 @@ def build_result(run: Run) -> RunResult:
         steps=steps,
         groups=groups,
         stats=_stats(run),
+        secrets=run.secrets,
     )
 
 

@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from plait import secrets
+from plait.compiler.inputs import NO_ENV, EnvBinding
 from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine.groups import GroupScope
 from plait.engine.pools import WorkerPool, pool_from_spec
@@ -62,9 +64,12 @@ class Run:
         recorder: Recorder | None = None,
         restored: dict[str, Restored] | None = None,
         attempts_before: dict[str, int] | None = None,
+        env: EnvBinding = NO_ENV,
     ) -> None:
-        """``restored`` holds steps that succeeded in an earlier process (a resume): they
-        end at once with their recorded output and never run again. ``attempts_before``
+        """``env`` is what ``${env.NAME}`` reads (``bind_env``); its secrets are masked in
+        everything the run records or reports. ``restored`` holds steps that succeeded in
+        an earlier process (a resume): they end at once with their recorded output and
+        never run again. ``attempts_before``
         numbers the new attempts of the others after the recorded ones."""
         self.run_id = run_id or uuid.uuid4().hex
         self.inputs = inputs
@@ -78,8 +83,10 @@ class Run:
         self._restored = dict(restored or {})
         self._attempts_before = attempts_before or {}
         self.nested: list[StepState] = []  # the root's record of every body node
+        self.secrets = env.secrets
         states = [StepState(node) for node in plan.nodes]
-        self._init_frame(plan, states, RunScope(plan, states, inputs, self.run_id), None, None)
+        scope = RunScope(plan, states, inputs, self.run_id, env.values)
+        self._init_frame(plan, states, scope, None, None)
 
     def _init_frame(
         self,
@@ -135,6 +142,7 @@ class Run:
         child._restored = root._restored
         child._attempts_before = root._attempts_before
         child.nested = root.nested
+        child.secrets = root.secrets
         states = [StepState(node, node.id + frame.suffix, frame) for node in plan.nodes]
         child._init_frame(plan, states, FrameScope(plan, states, names, outer), frame, on_done)
         root.nested.extend(states)
@@ -163,6 +171,7 @@ class Run:
         if self.plan.max_duration is not None:
             timer = loop.call_later(self.plan.max_duration, self._on_max_duration)
         cancelled = False
+        secrets.register(id(self), self.secrets)  # masked out of plait's log records
         if self._recorder is not None:
             await self._recorder.begin(self)
         async with executor:
@@ -181,6 +190,7 @@ class Run:
                     timer.cancel()
                 await self._drain()
                 await close_resources(self._resources)
+        secrets.unregister(id(self))
         self.finished_at = time.time()
         result = build_result(self)
         if self._recorder is not None:

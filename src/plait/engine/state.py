@@ -114,17 +114,23 @@ class FrameScope:
 
 
 class RunScope:
-    """The names visible to the workflow's expressions: steps, inputs, run, workflow."""
+    """The names visible to the workflow's expressions: steps, inputs, env, run, workflow."""
 
     __slots__ = ("_fixed", "_index", "_states")
 
     def __init__(
-        self, plan: Plan, states: list[StepState], inputs: dict[str, Any], run_id: str
+        self,
+        plan: Plan,
+        states: list[StepState],
+        inputs: dict[str, Any],
+        run_id: str,
+        env: dict[str, str | None] | None = None,
     ) -> None:
         self._index = plan.index
         self._states = states
         self._fixed: dict[str, Any] = {
             "inputs": inputs,
+            "env": env or {},
             "run": {"id": run_id},
             "workflow": {"name": plan.name},
         }
