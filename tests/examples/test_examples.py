@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from plait.cli.app import app
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _plait_run(path: Path, *inputs: str) -> dict[str, Any]:
-    args = ["run", str(path), "--json"]
-    for given in inputs:
-        args += ["--input", given]
-    result = CliRunner().invoke(app, args)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.stderr or result.stdout
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
-
-def _weather_server() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "weather_server_example", EXAMPLES / "weather_server.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .running import EXAMPLES, load_example_module, plait_run, runs
 
 
 @pytest.fixture(autouse=True)
@@ -44,10 +14,11 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # whatever a run writes lands in tmp_path
 
 
+@runs("weather_any.yaml")
 def test_weather_any_takes_the_first_good_provider_and_cancels_the_slow_one() -> None:
     # The slow provider answers only when the server stops: it can never win the race.
-    with _weather_server().serving(slow_seconds=60) as base_url:
-        doc = _plait_run(EXAMPLES / "weather_any.yaml", f"base_url={base_url}")
+    with load_example_module("weather_server.py").serving(slow_seconds=60) as base_url:
+        doc = plait_run("weather_any.yaml", f"base_url={base_url}")
     assert doc["status"] == "succeeded"
     assert doc["outputs"]["weather"] == {
         "provider": "provider3",
@@ -66,9 +37,10 @@ def test_weather_any_takes_the_first_good_provider_and_cancels_the_slow_one() ->
         assert steps["weather_api1"]["error"]["type"] == "HttpServerError"
 
 
+@runs("sqlite_parallel.yaml")
 def test_sqlite_parallel_loads_queries_in_two_groups_and_joins(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
-    doc = _plait_run(EXAMPLES / "sqlite_parallel.yaml", f"db={db}", "country=FR")
+    doc = plait_run("sqlite_parallel.yaml", f"db={db}", "country=FR")
     assert doc["status"] == "succeeded", doc["error"]
     assert doc["outputs"]["report"] == {
         "revenue": [
@@ -94,6 +66,6 @@ def test_sqlite_parallel_by_default_writes_beside_the_file(tmp_path: Path) -> No
     copy = tmp_path / "flows" / "sqlite_parallel.yaml"
     copy.parent.mkdir()
     copy.write_text((EXAMPLES / "sqlite_parallel.yaml").read_text(encoding="utf-8"))
-    doc = _plait_run(copy)
+    doc = plait_run(copy)
     assert doc["status"] == "succeeded"
     assert (tmp_path / "flows" / "shop.db").is_file()
