@@ -54,3 +54,19 @@ def test_plait_run_in_process_does_not_end_the_process_for_a_thread_it_did_not_l
     result = CliRunner().invoke(app, ["run", str(workflow), "--json"])
     assert not isinstance(result.exception, _ProcessExit)
     assert result.exit_code == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="compiler validation reports an unknown name once per occurrence in one "
+    "expression: ${n + n} gives the same problem twice ('2 problems found')",
+)
+def test_an_unknown_name_used_twice_in_one_expression_is_one_problem(tmp_path: Path) -> None:
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(
+        'name: wf\nsteps:\n  - {id: a, tool: echo, input: "${n + n}"}\n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["validate", str(workflow)])
+    assert result.exit_code == 2
+    problems = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(problems) == 1, problems
