@@ -263,6 +263,23 @@ def test_strategy_comparison_gives_each_strategy_its_seed_outcome() -> None:
     )
 
 
+@runs("batch_processing.yaml")
+def test_batches_run_one_after_another_and_a_bad_item_fails_only_its_branch() -> None:
+    doc = plait_run("batch_processing.yaml")
+    assert doc["status"] == "succeeded"
+    assert doc["outputs"] == {
+        "batches": [[1, 4, 9], [16, 25, 36], [None, 64, 81], [100]],
+        "batch_count": 4,
+    }
+    bad = doc["steps"]["square[2]<0>"]  # pass 2 of the loop, branch 0 of its map
+    assert bad["status"] == "failed"
+    assert bad["error"]["type"] == "ExpressionError"
+    for i in range(1, 4):
+        assert ran_after(doc, f"batch[{i}]", f"batch[{i - 1}]")
+    assert ran_after(doc, "square[1]<0>", "square[0]<2>")
+    assert "square[3]<1>" not in doc["steps"]  # the last batch holds one item
+
+
 # --- seed 002 --------------------------------------------------------------------------
 
 
