@@ -7,7 +7,7 @@ The public API is this module's ``__all__``; everything else is private to plait
 import contextlib
 
 from plait._version import __version__
-from plait.api import Workflow, cancel, get_run, load, resume, run_sync
+from plait.api import Workflow, cancel, get_run, load, register_workflow, resume, run_sync
 from plait.definition.models import WaitStrategy
 from plait.engine.pools import PoolStats, PoolStatus, StrategyResult, WorkerPool, WorkerTask
 from plait.engine.result import GroupResult, RunResult, StepResult
@@ -75,6 +75,7 @@ __all__ = [
     "cancel",
     "get_run",
     "load",
+    "register_workflow",
     "resume",
     "run_sync",
     "tool",

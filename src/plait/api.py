@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
+from plait.compiler.subworkflows import register_workflow as register_subworkflow
 from plait.definition.loader import Loaded, load_definition, parse_definition
 from plait.durable import (
     Definition,
@@ -229,11 +230,13 @@ async def resume(
     workflow: Workflow | None = None,
     executor: Executor | None = None,
     allow_env: Collection[str] = (),
+    signals: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Go on with an interrupted run (its process died) or, with ``from_failure``, a
     failed one: every step that succeeded keeps its output and is not run again.
     ``workflow`` supplies the definition for a run built in code (with functions as
-    tools); a run from a file is resumed from the file, or its recorded text."""
+    tools); a run from a file is resumed from the file, or its recorded text. A paused
+    run goes on with ``signals`` (signal name -> value for its ``wait`` steps)."""
     async with _opened(store, default=True) as opened:
         assert opened is not None
         the_run = await asyncio.to_thread(
@@ -246,6 +249,7 @@ async def resume(
             plan=workflow.plan if workflow is not None else None,
             executor=executor,
             allow_env=allow_env,
+            signals=signals,
         )
         return await the_run.execute()
 
@@ -277,6 +281,15 @@ def get_run(run_id: str, *, store: Store | str | Path | None = None) -> RunResul
     """A recorded run's result, rebuilt from the store (its run document:
     ``.to_document()``)."""
     return result_from_store(as_store(store), run_id)
+
+
+def register_workflow(workflow: Workflow | str | Path, name: str | None = None) -> str:
+    """Make ``workflow: NAME`` in any workflow run this one (a ``Workflow``, or a file).
+    ``name`` defaults to the workflow's own name. Returns the name."""
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow)
+    key = name or wf.name
+    register_subworkflow(key, lambda: wf.plan)
+    return key
 
 
 def load(path: str | Path) -> Workflow:

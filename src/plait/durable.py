@@ -114,17 +114,27 @@ def prepare_resume(
     plan: Plan | None = None,
     executor: Executor | None = None,
     allow_env: Collection[str] = (),
+    signals: Mapping[str, Any] | None = None,
 ) -> Run:
     """Take over a run: check it may be resumed, take its lease, and return a ``Run``
-    that reuses every step that succeeded. The environment is read anew (values are
-    never recorded): ``allow_env`` as on the first attempt. Raises ``WorkflowError`` (it may not be
-    resumed), ``LeaseHeld`` (a live process runs it) or ``StoreError``."""
+    that reuses every step that succeeded. ``signals`` go to the ``wait`` steps of a
+    paused run (``inputs`` named like a signal the workflow waits for are signals too);
+    a signal the run is not waiting for is refused, so a signal is given once. The
+    environment is read anew (values are never recorded): ``allow_env`` as on the first
+    attempt. Raises ``WorkflowError`` (it may not be resumed), ``LeaseHeld`` (a live
+    process runs it) or ``StoreError``."""
     record = store.get_run(run_id)
-    _check_resumable(record, from_failure)
     if plan is None:
         plan = _recorded_plan(record, allow_changed)
+    given_signals = dict(signals or {})
+    inputs = dict(inputs or {})
+    for name in [n for n in inputs if n in plan.signals and n not in plan.inputs]:
+        value = inputs.pop(name)
+        given_signals[name] = _signal_value(value) if name in text_inputs else value
+    _check_signals(record, store, given_signals)
+    _check_resumable(record, from_failure)
     given = dict(loads(record.inputs) or {})
-    given.update(inputs or {})
+    given.update(inputs)
     bound = bind_inputs(plan, given, text_keys=set(text_inputs))
     env = bind_env(plan, allow_env)
     owner = lease_owner()
@@ -148,9 +158,62 @@ def prepare_resume(
         restored=restored,
         attempts_before=attempts,
         env=env,
+        signals=given_signals,
     )
     run.attach_recorder(Recorder(store, seq=seq, owner=owner))
     return run
+
+
+def _signal_value(text: Any) -> Any:
+    """A signal given as text (``--input approved=true``): JSON if it parses, else text."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def waiting_for(steps: list[StepRecord]) -> dict[str, list[str]]:
+    """Signal -> the node ids of ``wait`` steps whose latest row says they wait for it."""
+    latest: dict[str, StepRecord] = {}
+    for step in steps:
+        if step.node_id not in latest or step.attempt >= latest[step.node_id].attempt:
+            latest[step.node_id] = step
+    found: dict[str, list[str]] = {}
+    for step in latest.values():
+        if step.status == StepStatus.RUNNING.value and step.detail:
+            signal = (loads(step.detail) or {}).get("waiting_for")
+            if signal is not None:
+                found.setdefault(signal, []).append(step.node_id)
+    return found
+
+
+def _check_signals(record: RunRecord, store: Store, signals: dict[str, Any]) -> None:
+    """A paused run needs a signal it waits for; a signal it does not wait for (already
+    given, or never waited for) is refused."""
+    if record.status != RunStatus.PAUSED.value:
+        if signals:
+            names = ", ".join(sorted(signals))
+            raise WorkflowError(
+                f"run {record.id} is {record.status}, not paused: signal {names} cannot be "
+                "given (a signal is given once, to a run waiting for it)"
+            )
+        return
+    waited = waiting_for(store.get_steps(record.id))
+    known = ", ".join(sorted(waited)) or "none"
+    for name in signals:
+        if name not in waited:
+            raise WorkflowError(
+                f"run {record.id} is not waiting for signal '{name}' (it was already given, "
+                f"or no step waits for it); waiting for: {known}"
+            )
+    if not signals:
+        first = sorted(waited)[0] if waited else "NAME"
+        raise WorkflowError(
+            f"run {record.id} is paused, waiting for signal {known}; give it with "
+            f"plait resume {record.id} --input {first}=VALUE"
+        )
 
 
 def _check_resumable(record: RunRecord, from_failure: bool) -> None:

@@ -21,11 +21,19 @@ from plait.compiler.plan import (
     PoolSpec,
     RetryPolicy,
 )
+from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.loader import Loaded
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
-from plait.errors import CycleError, ExpressionError, Problem, UnknownToolError, ValidationError
+from plait.errors import (
+    CycleError,
+    ExpressionError,
+    Problem,
+    UnknownToolError,
+    ValidationError,
+    WorkflowError,
+)
 from plait.expressions.template import Template, compile_template
 from plait.tools.registry import Tool, ToolRegistry, default_registry
 
@@ -53,6 +61,9 @@ class _Builder:
     free: set[str] = field(default_factory=set)  # enclosing steps this body reads
     # every ${env.NAME} of the workflow, bodies too: NAME -> where it is first read
     env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    # what sub-workflows and waits add to the root plan: their env, the signals waited for
+    sub_env: dict[str, EnvSpec] = field(default_factory=dict)
+    signals: set[str] = field(default_factory=set)
     bodies: dict[str, Plan] = field(default_factory=dict)
 
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
@@ -136,6 +147,7 @@ def _compile_steps(b: _Builder, steps: list[StepDef], outputs: Any, name: str) -
         b.frames,
     )
     _compile_bodies(b, steps, templates)
+    _compile_workflows(b, steps)
     # Look for a cycle even when other problems were found: every problem is reported.
     cycle = find_cycle(b.index, b.deps, b.members)
     if cycle and not b.problems and not b.outer_ids:
@@ -173,6 +185,8 @@ def _compile_bodies(
             frames={**b.frames, frame: FRAME_FIELDS[frame]},
             taken=b.taken,
             env_reads=b.env_reads,
+            sub_env=b.sub_env,
+            signals=b.signals,
         )
         name = f"{b.definition.name}/{step.id}"
         plan = _compile_steps(inner, body_def.steps, body_def.output, name)
@@ -188,6 +202,28 @@ def _compile_bodies(
                 b.free.add(name)  # from a scope further out
             elif dep != step.id and dep not in b.deps[step.id]:
                 b.deps[step.id].append(dep)
+
+
+def _compile_workflows(b: _Builder, steps: list[StepDef]) -> None:
+    """Each ``workflow:`` step's plan, compiled with its own file's problems."""
+    for step in steps:
+        if step.wait is not None:
+            b.signals.add(step.wait.signal)
+        if step.workflow is None:
+            continue
+        try:
+            plan = resolve_workflow(step.workflow, b.file, compile_loaded)
+        except WorkflowError as exc:
+            for problem in exc.problems:
+                if problem.file is None:  # about the reference itself: this file's step
+                    problem = Problem(problem.message, b.file, step.id, "workflow")
+                b.problems.append(problem)
+            continue
+        b.bodies[step.id] = plan
+        for name, where in plan.env_reads.items():
+            b.env_reads.setdefault(name, where)
+        b.sub_env.update(plan.env)
+        b.signals.update(plan.signals)
 
 
 def _body_template(b: _Builder, step_id: str, key: str, value: Any) -> Template | None:
@@ -565,6 +601,23 @@ def _build_plan(
                 ),
                 **common,
             )
+        elif step.workflow is not None:
+            node = Node(
+                kind=NodeKind.WORKFLOW,
+                timeout=step.timeout,
+                body=b.bodies[step.id],
+                input=templates[(step.id, "input")],
+                output=templates.get((step.id, "output")),
+                **common,
+            )
+        elif step.wait is not None:
+            node = Node(
+                kind=NodeKind.WAIT,
+                timeout=step.timeout,
+                signal=step.wait.signal,
+                output=templates.get((step.id, "output")),
+                **common,
+            )
         elif group is None:
             node = Node(
                 kind=NodeKind.TASK,
@@ -607,8 +660,12 @@ def _build_plan(
         file=b.file,
         folder=folder,
         env={
-            name: EnvSpec(name, spec.default, spec.is_required, spec.secret)
-            for name, spec in definition.env.items()
+            **b.sub_env,
+            **{
+                name: EnvSpec(name, spec.default, spec.is_required, spec.secret)
+                for name, spec in definition.env.items()
+            },
         },
         env_reads=b.env_reads,
+        signals=frozenset(b.signals),
     )

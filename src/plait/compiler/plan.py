@@ -30,6 +30,8 @@ class NodeKind(StrEnum):
     SWITCH = "switch"
     MAP = "map"
     LOOP = "loop"
+    WORKFLOW = "workflow"  # another workflow run as one step (its plan is the body)
+    WAIT = "wait"  # pauses its branch until a signal is given
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class Node:
     loop_type: str = ""
     condition: Template | None = None
     max_iterations: int = 0
+    # wait: the signal whose value the node outputs
+    signal: str = ""
     # task
     tool: Tool | None = None
     input: Template = field(default_factory=lambda: Const(None))
@@ -134,6 +138,8 @@ class Plan:
     # `env:` declarations, and every `${env.NAME}` read: NAME -> (step id or None, key)
     env: dict[str, EnvSpec] = field(default_factory=dict)
     env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    # the signals `wait` steps wait for, in this plan, its bodies and its sub-workflows
+    signals: frozenset[str] = frozenset()
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]

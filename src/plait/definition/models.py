@@ -274,6 +274,18 @@ class LoopDef(Definition):
         return self.max_iterations if self.max_iterations is not None else 1000
 
 
+class WaitDef(Definition):
+    """``wait: {signal: NAME}`` (or ``wait: NAME``): pause this branch until the signal is
+    given (``plait resume RUN_ID --input NAME=VALUE``); the step outputs its value."""
+
+    signal: str = Field(pattern=STEP_ID_PATTERN)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"signal": data} if isinstance(data, str) else data
+
+
 @pydantic_dataclass(
     frozen=True, slots=True, config=ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 )
@@ -302,6 +314,9 @@ class StepDef:
     switch: list[SwitchCase] | None = None
     parallel: MapDef | None = None
     loop: LoopDef | None = None
+    # kind: workflow (another workflow as one step: a file, or a registered name), wait
+    workflow: str | None = Field(default=None, min_length=1)
+    wait: WaitDef | None = None
     # common keys
     when: Any = None
     on_error: str | None = None
@@ -339,13 +354,16 @@ class StepDef:
                 ("switch", self.switch is not None),
                 ("parallel", self.parallel is not None),
                 ("loop", self.loop is not None),
+                ("workflow", self.workflow is not None),
+                ("wait", self.wait is not None),
             )
             if present
         ]
         if not kinds:
             raise ValueError(
                 "a step needs one of 'tool' (or 'toolName'), 'parallelGroup', "
-                "'type: parallel' with 'parallel_steps', 'switch', 'parallel' (a map) or 'loop'"
+                "'type: parallel' with 'parallel_steps', 'switch', 'parallel' (a map), 'loop', "
+                "'workflow' or 'wait'"
             )
         if len(kinds) > 1:
             raise ValueError(f"a step is exactly one kind, but this one has {' and '.join(kinds)}")
@@ -368,9 +386,13 @@ class StepDef:
         return value
 
     @property
-    def kind(self) -> Literal["task", "group", "switch", "map", "loop"]:
+    def kind(self) -> Literal["task", "group", "switch", "map", "loop", "workflow", "wait"]:
         if self.tool is not None:
             return "task"
+        if self.workflow is not None:
+            return "workflow"
+        if self.wait is not None:
+            return "wait"
         if self.switch is not None:
             return "switch"
         if self.parallel is not None:

@@ -1,9 +1,11 @@
-"""Maps and loops: a body of inline steps run as child runs of the run (SPEC §1).
+"""Maps, loops and sub-workflows: a body of steps run as child runs of the run (SPEC §1).
 
 A map runs its body once per item, as branches ``id<0>``, ``id<1>``, ..., through a
 sliding window (``maxConcurrent``): a branch starts the moment another ends, and
 branches are created only as they start, so memory grows with the window, not with
 the number of items. A loop runs its body once per pass, strictly one after another.
+A ``workflow:`` step runs another workflow's plan once, as a child with its own names
+(its inputs, its workflow name); its nodes are ``STEP/child_step``.
 
     map/loop node starts ─▶ scope.start() ─▶ child Run per branch / pass
     child ends ─▶ scope.branch_ended() ─▶ tally (map) or next pass (loop) ─▶ end node
@@ -19,10 +21,12 @@ import asyncio
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from plait.compiler.inputs import bind_inputs
+from plait.compiler.plan import NodeKind
 from plait.definition.models import WaitStrategy
 from plait.engine.state import Frame, FrameScope, ResultScope, StepState
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
-from plait.errors import PlaitError, RunError, StepFailed, StepTimedOut
+from plait.errors import InputError, PlaitError, RunError, StepFailed, StepTimedOut
 from plait.status import RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -178,7 +182,9 @@ class MapScope(_FrameScope):
         self.strategy = strategy_for(node.strategy)
         self.tally = Tally(total=self.total)
         self.limit = node.max_concurrent or self.total or 1
-        self.suffix = self.state.frame.suffix if self.state.frame is not None else ""
+        frame = self.state.frame
+        self.suffix = frame.suffix if frame is not None else ""
+        self.prefix = frame.prefix if frame is not None else ""
 
     def step(self) -> None:
         if self.total == 0:
@@ -193,6 +199,7 @@ class MapScope(_FrameScope):
                 self.state.node_id,
                 branch=i,
                 join=self.node.strategy.value,
+                prefix=self.prefix,
             )
             names = {"parallel": {"index": i, "item": self.items[i], "items": self.items}}
             self.spawn(i, frame, names)
@@ -214,7 +221,7 @@ class MapScope(_FrameScope):
         verdict = self.strategy.on_end(outcome, self.tally)
         if verdict is Verdict.SUCCEED:
             if self.node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
-                self.state.winner = f"{self.node.id}{self.suffix}<{key}>"
+                self.state.winner = f"{self.prefix}{self.node.id}{self.suffix}<{key}>"
                 self.succeed(self.outputs[key])
             else:
                 self.succeed(self.outputs)
@@ -253,7 +260,9 @@ class LoopScope(_FrameScope):
         self.index = 0
         self.results: list[Any] = []
         self.last: Run | None = None
-        self.suffix = self.state.frame.suffix if self.state.frame is not None else ""
+        frame = self.state.frame
+        self.suffix = frame.suffix if frame is not None else ""
+        self.prefix = frame.prefix if frame is not None else ""
 
     def _names(self) -> dict[str, Any]:
         item = self.items[self.index] if self.items is not None else None
@@ -305,6 +314,7 @@ class LoopScope(_FrameScope):
             f"{self.suffix}[{self.index}]",
             self.state.node_id,
             iteration=self.index,
+            prefix=self.prefix,
         )
         self.spawn(self.index, frame, self._names())
 
@@ -327,6 +337,86 @@ class LoopScope(_FrameScope):
             return
         self.last = child
         self.index += 1
+
+
+class WorkflowScope(_FrameScope):
+    """``workflow:``: another workflow's plan, run once as a child that sees only its own
+    steps, its inputs (the step's ``input``, checked against what it declares), its
+    workflow name, and the run's ``run`` and ``env``."""
+
+    def begin(self) -> None:
+        node = self.node
+        assert node.body is not None
+        value = node.input.render(self.run.scope_for(self.state))
+        what = f"workflow step '{node.id}' ({node.body.name})"
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise StepFailed(
+                f"{what}: 'input' must give a mapping of the workflow's inputs, not "
+                f"{type(value).__name__}",
+                type="InputError",
+            )
+        try:
+            self.inputs = bind_inputs(node.body, value)
+        except InputError as exc:
+            raise StepFailed(f"{what}: {_text(exc)}", type="InputError") from None
+        self.spawned = False
+
+    def step(self) -> None:
+        if self.spawned:
+            return
+        self.spawned = True
+        body = self.node.body
+        assert body is not None
+        node_id = self.state.node_id
+        frame = Frame(body, "", node_id, prefix=f"{node_id}/")
+        self.spawn(0, frame, {"inputs": self.inputs, "workflow": {"name": body.name}})
+
+    def ended(self, key: int, child: Run) -> None:
+        node = self.node
+        if child.status is RunStatus.SUCCEEDED:
+            try:
+                output = workflow_outputs(child)
+            except PlaitError as exc:
+                self.fail(StepFailed(f"outputs: {_text(exc)}", step=node.id, type=_type(exc)))
+                return
+            self.succeed(output)
+            return
+        error = child.error
+        message = error.message if error is not None else child.status.value
+        failed = StepFailed(
+            f"workflow step '{node.id}' ({child.plan.name}) {child.status.value}: {message}",
+            step=node.id,
+            type=error.type if error is not None else "StepFailed",
+        )
+        if child.status is RunStatus.TIMED_OUT and not self.decided:
+            self.stop(StepStatus.TIMED_OUT, failed.message)
+            self.run.end(
+                self.state,
+                StepStatus.TIMED_OUT,
+                error=StepTimedOut(failed.message, step=node.id),
+            )
+            return
+        self.fail(failed)
+
+
+def workflow_outputs(child: Run) -> Any:
+    """A sub-workflow's outputs, as a run's: its ``outputs:``, else its terminal steps'."""
+    plan = child.plan
+    if plan.outputs is None:
+        return {child.states[i].node.id: child.states[i].output for i in plan.terminals}
+    return plan.outputs.render(child.scope)
+
+
+def scope_for_node(run: Run, state: StepState) -> _FrameScope:
+    """The scope that runs a map, a loop or a sub-workflow node."""
+    kind = state.node.kind
+    if kind is NodeKind.MAP:
+        return MapScope(run, state)
+    if kind is NodeKind.LOOP:
+        return LoopScope(run, state)
+    return WorkflowScope(run, state)
 
 
 def _items(scope: _FrameScope, value: Any) -> list[Any]:

@@ -317,6 +317,16 @@ class Recorder:
                 self._writer.put(record)
         self._unwritten.clear()
 
+    def step_waiting(self, st: StepState, signal: str) -> None:
+        """A ``wait`` node began waiting: its ``running`` row names the signal at once
+        (the run may pause right after), so a resume knows what the run waits for."""
+        assert self._writer is not None
+        started = iso(st.started_at)
+        self._open[st] = (None, started)
+        detail = dumps({"waiting_for": signal})
+        self._writer.put(self._record(st, st.status.value, None, None, None, detail, started, None))
+        self.event("step_waiting", st.node_id, {"signal": signal})
+
     def attempt_failed(self, st: StepState, error: RunError) -> None:
         assert self._writer is not None
         self._unwritten.pop(st, None)
@@ -362,7 +372,7 @@ class Recorder:
         parent_id = join = None
         if node.group is not None:
             group = (self._run.plan if frame is None else frame.plan).nodes[node.group]
-            parent_id = group.id + ("" if frame is None else frame.suffix)
+            parent_id = group.id if frame is None else frame.node_id(group.id)
             join = group.strategy.value
         elif frame is not None:
             parent_id, join = frame.parent_id, frame.join

@@ -65,6 +65,7 @@ class Run:
         restored: dict[str, Restored] | None = None,
         attempts_before: dict[str, int] | None = None,
         env: EnvBinding = NO_ENV,
+        signals: dict[str, Any] | None = None,
     ) -> None:
         """``env`` is what ``${env.NAME}`` reads (``bind_env``); its secrets are masked in
         everything the run records or reports. ``restored`` holds steps that succeeded in
@@ -84,6 +85,12 @@ class Run:
         self._attempts_before = attempts_before or {}
         self.nested: list[StepState] = []  # the root's record of every body node
         self.secrets = env.secrets
+        # Pause and resume: the signals given (a resume's), the `wait` nodes waiting for
+        # one (with their timeout's timer), and successes not yet on disk.
+        self.signals = dict(signals or {})
+        self.waiting: dict[StepState, asyncio.TimerHandle | None] = {}
+        self._unreleased = 0
+        self._pause_check = False
         states = [StepState(node) for node in plan.nodes]
         scope = RunScope(plan, states, inputs, self.run_id, env.values)
         self._init_frame(plan, states, scope, None, None)
@@ -143,7 +150,7 @@ class Run:
         child._attempts_before = root._attempts_before
         child.nested = root.nested
         child.secrets = root.secrets
-        states = [StepState(node, node.id + frame.suffix, frame) for node in plan.nodes]
+        states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
         child._init_frame(plan, states, FrameScope(plan, states, names, outer), frame, on_done)
         root.nested.extend(states)
         return child
@@ -246,21 +253,106 @@ class Run:
             self._switch(st)
         elif node.kind is NodeKind.TASK:
             self._submit(st)
+        elif node.kind is NodeKind.WAIT:
+            self._wait(st)
         else:
             self._start_frames(st)
 
     def _start_frames(self, st: StepState) -> None:
-        """A map or a loop: its scope runs the body as child runs, and ends the node."""
-        from plait.engine.frames import LoopScope, MapScope
+        """A map, a loop or a sub-workflow: its scope runs the body as child runs, and
+        ends the node."""
+        from plait.engine.frames import scope_for_node
 
         st.started_at = time.time()
         st.attempts += 1
         self._set_status(st, StepStatus.RUNNING)
         if self._recorder is not None:
             self._recorder.step_started(st, None)
-        scope = MapScope(self, st) if st.node.kind is NodeKind.MAP else LoopScope(self, st)
+        scope = scope_for_node(self, st)
         self._frames[st.node.index] = scope
         scope.start()
+
+    # -- wait, pause and resume ------------------------------------------------------
+
+    def _wait(self, st: StepState) -> None:
+        """A ``wait`` node: ends at once with its signal's value if the run was given it
+        (a resume); otherwise it waits, and when nothing else can run the run pauses."""
+        node = st.node
+        root = self.root
+        st.started_at = time.time()
+        st.attempts += 1
+        self._set_status(st, StepStatus.RUNNING)
+        if node.signal in root.signals:
+            if self._recorder is not None:
+                self._recorder.step_started(st, None)
+            self._signalled(st, root.signals[node.signal])
+            return
+        if self._recorder is not None:
+            self._recorder.step_waiting(st, node.signal)
+        timer = None
+        if node.timeout is not None:
+            timer = asyncio.get_running_loop().call_later(node.timeout, self._wait_timed_out, st)
+        root.waiting[st] = timer
+        root._check_pause()
+
+    def _signalled(self, st: StepState, value: Any) -> None:
+        node = st.node
+        if node.output is not None:
+            try:
+                value = node.output.render(ResultScope(self.scope_for(st), value))
+            except PlaitError as exc:
+                error = StepFailed(f"output: {_message(exc)}", step=node.id, type="ExpressionError")
+                self.end(st, StepStatus.FAILED, error=error)
+                return
+        self.end(st, StepStatus.SUCCEEDED, output=value)
+
+    def _wait_timed_out(self, st: StepState) -> None:
+        if st not in self.root.waiting or st.done:
+            return
+        del self.root.waiting[st]
+        node = st.node
+        message = f"wait '{node.id}' for signal '{node.signal}' timed out after {node.timeout:g}s"
+        self.end(st, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=st.node_id))
+
+    def _unwait(self, st: StepState) -> None:
+        timer = self.root.waiting.pop(st, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _check_pause(self) -> None:
+        """Soon (once what is ending has ended), pause if only waits are left."""
+        if not self._pause_check:
+            self._pause_check = True
+            asyncio.get_running_loop().call_soon(self._maybe_pause)
+
+    def _maybe_pause(self) -> None:
+        self._pause_check = False
+        done = self._done
+        if not self.waiting or done is None or done.done() or self._abort_status is not None:
+            return
+        if self._unreleased or any(not task.done() for task in self._tasks):
+            return  # something still runs, or a success is not yet on disk
+        for pool in self.pools.values():
+            status = pool.get_status()
+            if status.active_workers or status.queue_length:
+                return
+        self._pause()
+
+    def _pause(self) -> None:
+        """Nothing can run until a signal is given: the run ends ``paused``. What it did
+        is in the store; ``plait resume RUN_ID --input SIGNAL=VALUE`` goes on."""
+        waiting = []
+        for st, timer in self.waiting.items():
+            if timer is not None:
+                timer.cancel()
+            st.reason = f"waiting for signal '{st.node.signal}'"
+            waiting.append({"step": st.node_id, "signal": st.node.signal})
+        _quiet(self)
+        if self._recorder is not None:
+            self._recorder.event("run_paused", payload={"waiting": waiting})
+        self.status = RunStatus.PAUSED
+        assert self._done is not None
+        self._done.set_result(None)
 
     def scope_for(self, st: StepState) -> Scope:
         """The names a node's expressions see: the run's, and ``error`` in a handler."""
@@ -545,6 +637,7 @@ class Run:
             # What dependents consume (a success, or a failure under continueOnError)
             # reaches them only once it is on disk.
             if st.edge is Edge.LIVE:
+                self.root._unreleased += 1
                 recorder.step_ended(st, output_json, lambda: self._released(st))
                 return
             recorder.step_ended(st, None, None)
@@ -554,6 +647,7 @@ class Run:
 
     def _released(self, st: StepState) -> None:
         """A success is on disk: now its dependents may consume it."""
+        self.root._unreleased -= 1
         self._ended.append(st)
         if not self._propagating:
             self._propagate()
@@ -580,6 +674,8 @@ class Run:
             self._propagating = False
         if self._remaining == 0 and self._done is not None and not self._done.done():
             self._finish()
+        elif self.root.waiting:
+            self.root._check_pause()
 
     def _release(self, source: Node, targets: Iterable[int], edge: Edge) -> None:
         states = self.states
@@ -661,6 +757,8 @@ class Run:
         frames = self._frames.get(node.index) if node.body is not None else None
         if frames is not None:
             frames.stop(if_started, reason)
+        if node.kind is NodeKind.WAIT:
+            self._unwait(st)
         status = if_started if started else if_waiting
         if status is StepStatus.TIMED_OUT and error is None:
             error = StepTimedOut(reason, step=node.id)
@@ -746,6 +844,19 @@ class Run:
         for st in self.states:
             counts[st.status] += 1
         return counts
+
+
+def _quiet(run: Run) -> None:
+    """Cancel the timers of a run being paused (groups, maps, loops, sub-workflows, all
+    the way down): nothing may fire after it ended."""
+    for scope in run._groups.values():
+        if scope.timer is not None:
+            scope.timer.cancel()
+    for frames in run._frames.values():
+        if frames.timer is not None:
+            frames.timer.cancel()
+        for child in frames.live.values():
+            _quiet(child)
 
 
 class _Slot:

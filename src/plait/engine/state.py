@@ -79,14 +79,20 @@ class StepState(Namespace):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """Where a body's nodes run: which map branch or loop pass of which step."""
+    """Where a body's nodes run: which map branch, loop pass or sub-workflow of which
+    step. A node's id is ``prefix + step id + suffix``: ``double<3>``, ``inc<3>[2]``,
+    ``sub/fetch`` (step ``fetch`` of the sub-workflow run by step ``sub``)."""
 
     plan: Plan
     suffix: str  # appended to each node's step id: `<3>`, `<3>[2]`
-    parent_id: str  # the node id of the map or loop
+    parent_id: str  # the node id of the map, loop or workflow step
     branch: int | None = None
     iteration: int | None = None
     join: str | None = None  # the map's wait strategy
+    prefix: str = ""  # `sub/` inside the sub-workflow of step `sub`
+
+    def node_id(self, step_id: str) -> str:
+        return self.prefix + step_id + self.suffix
 
 
 class FrameScope:
