@@ -23,7 +23,7 @@ from plait.compiler.plan import (
 )
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
-from plait.definition.loader import Loaded
+from plait.definition.loader import Loaded, parse_definition
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
 from plait.errors import (
@@ -204,6 +204,47 @@ def _compile_bodies(
                 b.deps[step.id].append(dep)
 
 
+def compile_members(
+    entries: list[Any],
+    plan: Plan,
+    visible: frozenset[str],
+    in_body: bool,
+    registry: ToolRegistry | None = None,
+) -> list[Plan]:
+    """A dynamic group's members, as its callable gave them (step definitions): each
+    compiled as a one-step body that sees ``visible`` (the enclosing steps), the run's
+    inputs and, inside a map or loop, ``parallel``/``loop``. Raises ``ValidationError``
+    listing every problem (a member's id may not be a step id already in use)."""
+    data = {
+        "name": plan.name,
+        "inputs": {name: {"type": spec.type} for name, spec in plan.inputs.items()},
+        "pools": {name: {} for name in plan.pools if name != DEFAULT_POOL},
+        "steps": list(entries),
+    }
+    loaded = parse_definition(data, file=plan.file)
+    if loaded.definition is None:
+        raise ValidationError(loaded.problems)
+    definition = loaded.definition
+    problems: list[Problem] = []
+    plans: list[Plan] = []
+    taken = set(visible)  # each member's id joins it: two members may not share an id
+    for step in definition.steps:
+        b = _Builder(
+            definition,
+            plan.file,
+            registry or default_registry,
+            set(),
+            problems=problems,
+            outer_ids=visible,
+            frames=dict(FRAME_FIELDS) if in_body else {},
+            taken=taken,
+        )
+        plans.append(_compile_steps(b, [step], None, plan.name))
+    if problems:
+        raise ValidationError(problems)
+    return plans
+
+
 def _compile_workflows(b: _Builder, steps: list[StepDef]) -> None:
     """Each ``workflow:`` step's plan, compiled with its own file's problems."""
     for step in steps:
@@ -327,6 +368,8 @@ def _collect_groups(b: _Builder, steps: list[StepDef]) -> None:
             b.group_of[member] = step.id
             resolved.append(member)
         b.members[step.id] = resolved
+        if group.dynamic:
+            continue  # its members are known when it starts
         if not names and group.wait_strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
             b.problem(
                 f"an empty '{group.wait_strategy.value}' group can never succeed; list at least "
@@ -634,6 +677,7 @@ def _build_plan(
                 kind=NodeKind.GROUP,
                 timeout=group.timeout if group.timeout is not None else step.timeout,
                 members=tuple(index[m] for m in b.members.get(step.id, [])),
+                dynamic=group.steps if callable(group.steps) else None,
                 group_id=group.id or step.id,
                 strategy=group.wait_strategy,
                 max_concurrent=group.max_concurrent,

@@ -12,6 +12,7 @@ choosing which of its out-edges are live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -112,6 +113,9 @@ class Node:
     retry: RetryPolicy | None = None
     # group
     members: tuple[int, ...] = ()
+    # a dynamic group: called with the run context when the group starts, it gives the
+    # members' step definitions (compiled then, run as branches)
+    dynamic: Callable[..., Any] | None = None
     group_id: str = ""
     strategy: WaitStrategy = WaitStrategy.ALL
     max_concurrent: int | None = None

@@ -190,15 +190,11 @@ class GroupDef(Definition):
     continue_on_error: bool = False
     timeout: Duration = None
 
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, value: GroupSteps) -> GroupSteps:
-        if callable(value):
-            raise ValueError(
-                "a group's steps as a callable of the run context (a dynamic group) is not "
-                "supported yet; list the member step ids"
-            )
-        return value
+    @property
+    def dynamic(self) -> bool:
+        """``steps`` is a callable of the run context (Python API): the members are the
+        step definitions it returns when the group starts (seed 001's dynamic groups)."""
+        return callable(self.steps)
 
 
 class MapDef(Definition):

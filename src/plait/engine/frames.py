@@ -90,6 +90,9 @@ class _FrameScope(ABC):
                     self.step()
                 except PlaitError as exc:
                     self.fail(StepFailed(_text(exc), step=self.state.node_id, type=_type(exc)))
+                except Exception as exc:  # a bug must end the node, never hang the run
+                    message = f"{type(exc).__name__}: {exc}"
+                    self.fail(StepFailed(message, step=self.state.node_id, type="InternalError"))
                 again = self._again
         finally:
             self._busy = False
@@ -138,8 +141,7 @@ class _FrameScope(ABC):
                 return
         self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
 
-    def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> None:
-        assert self.node.body is not None
+    def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> Run:
         outer = self.run.scope_for(self.state)
 
         def child_ended(child: Run) -> None:
@@ -147,9 +149,10 @@ class _FrameScope(ABC):
                 self.ended(key, child)
                 self.advance()
 
-        child = self.run.child(self.node.body, frame, names, outer, child_ended)
+        child = self.run.child(frame.plan, frame, names, outer, child_ended)
         self.live[key] = child
         child.start()
+        return child
 
 
 def branch_output(child: Run) -> Any:
@@ -409,6 +412,137 @@ def workflow_outputs(child: Run) -> Any:
     return plan.outputs.render(child.scope)
 
 
+class GroupContext:
+    """What a dynamic group's callable is given: ``results.get(STEP)`` (a step's output,
+    as seed 001's ``ctx.results.get('fetch_items')``), ``inputs`` and ``run_id``."""
+
+    __slots__ = ("inputs", "results", "run_id")
+
+    def __init__(self, scope: Any, inputs: dict[str, Any], run_id: str) -> None:
+        self.results = _Results(scope)
+        self.inputs = inputs
+        self.run_id = run_id
+
+
+class _Results:
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: Any) -> None:
+        self._scope = scope
+
+    def get(self, step_id: str, default: Any = None) -> Any:
+        try:
+            found = self._scope.lookup(step_id)
+        except (KeyError, IndexError):
+            return default
+        return found.output if isinstance(found, StepState) else default
+
+    def __getitem__(self, step_id: str) -> Any:
+        found = self._scope.lookup(step_id)
+        if not isinstance(found, StepState):
+            raise KeyError(step_id)
+        return found.output
+
+
+class DynamicGroupScope(_FrameScope):
+    """A group whose ``steps`` is a callable of the run context (seed 001's dynamic
+    parallel groups, Python API). When the group starts, the callable gives the members
+    as step definitions; each is compiled then and run as a branch through the group's
+    window (``maxConcurrent``) and wait strategy. Members keep their own ids (``x``,
+    ``x<3>`` inside a map branch); the output is a group's."""
+
+    def begin(self) -> None:
+        from plait.compiler.compile import compile_members
+
+        node = self.node
+        run = self.run
+        what = f"dynamic group '{node.group_id}'"
+        try:
+            entries = node.dynamic(GroupContext(run.scope_for(self.state), run.inputs, run.run_id))  # type: ignore[misc]
+        except PlaitError:
+            raise
+        except Exception as exc:
+            raise StepFailed(
+                f"{what}: its steps callable raised {type(exc).__name__}: {exc}",
+                type="DynamicGroupError",
+            ) from exc
+        if not isinstance(entries, list | tuple):
+            raise StepFailed(
+                f"{what}: its steps callable must return a list of step definitions, not "
+                f"{type(entries).__name__}",
+                type="DynamicGroupError",
+            )
+        visible = frozenset(run.plan.index) | frozenset(run.root.plan.index)
+        try:
+            self.plans = compile_members(list(entries), run.plan, visible, run.frame is not None)
+        except PlaitError as exc:
+            raise StepFailed(f"{what}: {_text(exc)}", type="DynamicGroupError") from None
+        frame = self.state.frame
+        self.suffix = frame.suffix if frame is not None else ""
+        self.prefix = frame.prefix if frame is not None else ""
+        self.total = len(self.plans)
+        self.next = 0
+        self.outputs: dict[str, Any] = {}
+        self.members: list[StepState] = []
+        self.strategy = strategy_for(node.strategy)
+        self.tally = Tally(total=self.total)
+        self.limit = node.max_concurrent or self.total or 1
+
+    def step(self) -> None:
+        if self.total == 0:
+            if self.node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
+                message = f"dynamic group '{self.node.group_id}': its callable gave no steps"
+                self.fail(StepFailed(message, step=self.node.id, type="DynamicGroupError"))
+            else:
+                self.succeed({})
+            return
+        while not self.decided and self.next < self.total and len(self.live) < self.limit:
+            i = self.next
+            self.next += 1
+            frame = Frame(
+                self.plans[i],
+                self.suffix,
+                self.state.node_id,
+                join=self.node.strategy.value,
+                prefix=self.prefix,
+            )
+            child = self.spawn(i, frame, {})
+            self.members.append(child.states[0])
+
+    def ended(self, key: int, child: Run) -> None:
+        member = child.states[0]
+        status = child.status
+        if status is RunStatus.SUCCEEDED:
+            self.outputs[member.node.id] = member.output
+            outcome = Outcome.SUCCEEDED
+        elif status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+            outcome = Outcome.FAILED
+        else:
+            outcome = Outcome.NEUTRAL
+        self.tally.count(outcome)
+        verdict = self.strategy.on_end(outcome, self.tally)
+        node = self.node
+        if verdict is Verdict.SUCCEED:
+            if node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
+                self.state.winner = member.node_id
+                self.succeed(member.output)
+            else:
+                self.succeed(dict(self.outputs))
+        elif verdict is Verdict.FAIL:
+            error = child.error
+            where = f"group '{node.group_id}'"
+            if node.strategy is WaitStrategy.ANY or error is None:
+                self.fail(StepFailed(f"{where}: every member failed", step=node.id))
+            else:
+                self.fail(
+                    StepFailed(
+                        f"{where}: member '{member.node.id}' failed: {error.message}",
+                        step=node.id,
+                        type=error.type,
+                    )
+                )
+
+
 def scope_for_node(run: Run, state: StepState) -> _FrameScope:
     """The scope that runs a map, a loop or a sub-workflow node."""
     kind = state.node.kind
@@ -416,6 +550,8 @@ def scope_for_node(run: Run, state: StepState) -> _FrameScope:
         return MapScope(run, state)
     if kind is NodeKind.LOOP:
         return LoopScope(run, state)
+    if kind is NodeKind.GROUP:
+        return DynamicGroupScope(run, state)
     return WorkflowScope(run, state)
 
 

@@ -192,7 +192,7 @@ def build_result(run: Run) -> RunResult:
         node = st.node
         if node.kind is not NodeKind.GROUP:
             continue
-        members = [run.states[i] for i in node.members]
+        members = _members(run, st)
         groups[node.group_id] = GroupResult(
             group_id=node.group_id,
             step_id=node.id,
@@ -230,6 +230,15 @@ def build_result(run: Run) -> RunResult:
         stats=_stats(run),
         secrets=run.secrets,
     )
+
+
+def _members(run: Run, st: Any) -> list[Any]:
+    """A group's member states: its listed members, or what a dynamic group started."""
+    node = st.node
+    if node.dynamic is None:
+        return [run.states[i] for i in node.members]
+    scope = run._frames.get(node.index)
+    return list(getattr(scope, "members", ()))
 
 
 class StepResults(Mapping[str, StepResult]):

@@ -454,6 +454,9 @@ class Run:
         st.finished_at = record.finished_at
 
     def _start_group(self, st: StepState) -> None:
+        if st.node.dynamic is not None:  # its members come from its callable, now
+            self._start_frames(st)
+            return
         scope = GroupScope(self, st)
         self._groups[st.node.index] = scope
         st.started_at = time.time()
@@ -754,7 +757,8 @@ class Run:
                     scope.timer.cancel()
             for member in node.members:
                 self.cancel_node(self.states[member], if_started, if_waiting, reason, edge, error)
-        frames = self._frames.get(node.index) if node.body is not None else None
+        has_frames = node.body is not None or node.dynamic is not None
+        frames = self._frames.get(node.index) if has_frames else None
         if frames is not None:
             frames.stop(if_started, reason)
         if node.kind is NodeKind.WAIT:
