@@ -1,7 +1,8 @@
 """Bugs found while writing the examples' tests, each as the smallest test that shows it.
 
-Marked ``xfail(strict=True)``: the suite stays green while the bug is there, and this
-test fails (XPASS) the day it is fixed, so that the mark is removed.
+Each was marked ``xfail(strict=True)`` while the bug was there; both are fixed now
+(cli/app.py: only threads the run left busy end the process; compiler/validate.py: one
+problem per name and expression), and these are their regression tests.
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ def step_thread() -> Iterator[None]:
     thread.join()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/app.py _finish calls os._exit when any thread named plait-step* is alive, "
-    "whoever's it is and even if idle; in-process (CliRunner, app()) that ends the host "
-    "process with the run's exit status: pytest stops part-way with status 0",
-)
 @pytest.mark.usefixtures("step_thread")
 def test_plait_run_in_process_does_not_end_the_process_for_a_thread_it_did_not_leave(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -56,11 +51,6 @@ def test_plait_run_in_process_does_not_end_the_process_for_a_thread_it_did_not_l
     assert result.exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiler validation reports an unknown name once per occurrence in one "
-    "expression: ${n + n} gives the same problem twice ('2 problems found')",
-)
 def test_an_unknown_name_used_twice_in_one_expression_is_one_problem(tmp_path: Path) -> None:
     workflow = tmp_path / "wf.yaml"
     workflow.write_text(

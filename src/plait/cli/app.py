@@ -164,6 +164,7 @@ def run(
 def _finish(the_run: Run, as_json: bool) -> None:
     """Execute, print the result, exit with the run's status."""
     show_progress = not as_json and err.is_terminal
+    before = set(_step_threads())
     try:
         result = asyncio.run(_execute(the_run, show_progress))
     except StoreError as exc:
@@ -172,7 +173,7 @@ def _finish(the_run: Run, as_json: bool) -> None:
     # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
     ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
     code = EXIT_OK if ok else EXIT_RUN_FAILED
-    if any(t.name.startswith("plait-step") and t.is_alive() for t in threading.enumerate()):
+    if _left_running(before):
         # A sync tool whose step timed out or was cancelled is still running in a thread
         # that cannot be killed; its result is discarded. Do not let the interpreter's
         # exit wait for it: the run is over and recorded.
@@ -180,6 +181,21 @@ def _finish(the_run: Run, as_json: bool) -> None:
         sys.stderr.flush()
         os._exit(code)
     raise typer.Exit(code)
+
+
+def _step_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("plait-step") and t.is_alive()]
+
+
+def _left_running(before: set[threading.Thread]) -> bool:
+    """Whether this run left a step thread busy. Idle workers of its pool end within
+    moments of its shutdown; threads that were there before the run are not its own."""
+    for thread in _step_threads():
+        if thread not in before:
+            thread.join(timeout=0.5)
+            if thread.is_alive():
+                return True
+    return False
 
 
 def _print_result(result: RunResult, as_json: bool) -> None:

@@ -34,7 +34,8 @@ def check_references(
     for (step_id, key), template in templates.items():
         step = step_id or None
         for expr in template.expressions():
-            for root, keys in expr.names():
+            # `${n + n}`: one problem for the name, not one per occurrence
+            for root, keys in dict.fromkeys(expr.names()):
                 if root == "error" and step_id in handlers:
                     message = _check_keys(root, keys, ERROR_FIELDS)
                 elif root in frames:
