@@ -160,3 +160,24 @@ def test_routes_are_drawn_as_routes() -> None:
     assert '"route" [label="route (switch)", shape=diamond];' in dot
     assert '"route" -> "big" [label="route"];' in dot
     assert '"big" -> "rescue" [label="onError", style=dashed];' in dot
+
+
+def test_maps_loops_sub_workflows_and_waits_are_labelled_by_kind() -> None:
+    plan = compile_data(
+        {
+            "name": "kinds",
+            "steps": [
+                {"id": "m", "parallel": {"count": 2, "steps": [{"id": "b", "tool": "noop"}]}},
+                {
+                    "id": "l",
+                    "loop": {"type": "for", "count": 2, "steps": [{"id": "p", "tool": "noop"}]},
+                },
+                {"id": "w", "wait": "go"},
+            ],
+        }
+    )
+    text = to_mermaid(plan)
+    assert '["m (map)"]' in text
+    assert '["l (loop for)"]' in text
+    assert '["w (wait go)"]' in text
+    assert "(?)" not in text

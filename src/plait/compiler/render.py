@@ -13,6 +13,14 @@ def _label(node: Node) -> str:
         return f"{node.id} [{node.strategy.value}{extra}]"
     if node.kind is NodeKind.SWITCH:
         return f"{node.id} (switch)"
+    if node.kind is NodeKind.MAP:
+        return f"{node.id} (map)"
+    if node.kind is NodeKind.LOOP:
+        return f"{node.id} (loop {node.loop_type})"
+    if node.kind is NodeKind.WORKFLOW:
+        return f"{node.id} (workflow {node.body.name if node.body else '?'})"
+    if node.kind is NodeKind.WAIT:
+        return f"{node.id} (wait {node.signal})"
     tool = node.tool.name if node.tool is not None else "?"
     return f"{node.id} ({tool})"
 
