@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,22 @@ import plait
 from helpers.probe import Probe, statuses
 from plait.cli.app import app
 from plait.compiler.subworkflows import unregister_workflow
+
+
+@contextmanager
+def registered(doc: dict[str, Any]) -> Iterator[None]:
+    """``doc`` registered under its name for ``workflow: NAME`` steps, for the block."""
+    name = plait.register_workflow(plait.Workflow.from_dict(doc))
+    try:
+        yield
+    finally:
+        unregister_workflow(name)
+
+
+SLOW_CHILD = {
+    "name": "slow-child",
+    "steps": [{"id": "hang", "tool": "probe", "input": {"name": "inner", "wait": "never"}}],
+}
 
 
 def write(folder: Path, name: str, doc: dict[str, Any]) -> Path:
@@ -106,16 +124,13 @@ def test_child_steps_are_recorded_under_the_parent_step(tmp_path: Path) -> None:
 
 
 def test_a_registered_workflow_is_found_by_name_and_a_sub_workflow_runs_in_each_branch() -> None:
-    child = plait.Workflow.from_dict(
-        {
-            "name": "shout",
-            "inputs": {"text": {"type": "string"}},
-            "steps": [{"id": "up", "tool": "echo", "input": "${upper(inputs.text)}"}],
-            "outputs": "${up.output}",
-        }
-    )
-    assert plait.register_workflow(child) == "shout"
-    try:
+    shout = {
+        "name": "shout",
+        "inputs": {"text": {"type": "string"}},
+        "steps": [{"id": "up", "tool": "echo", "input": "${upper(inputs.text)}"}],
+        "outputs": "${up.output}",
+    }
+    with registered(shout):
         parent = plait.Workflow.from_dict(
             {
                 "name": "parent",
@@ -137,21 +152,16 @@ def test_a_registered_workflow_is_found_by_name_and_a_sub_workflow_runs_in_each_
             }
         )
         result = plait.run_sync(parent)
-    finally:
-        unregister_workflow("shout")
     assert result.steps["m"].output == ["A", "B"]
     assert result.steps["each<1>/up"].output == "B"
 
 
 def test_a_failing_child_fails_the_step_with_its_error_and_continue_on_error_absorbs_it() -> None:
-    child = plait.Workflow.from_dict(
-        {
-            "name": "breaks",
-            "steps": [{"id": "boom", "tool": "fail", "input": {"message": "no", "type": "Nope"}}],
-        }
-    )
-    plait.register_workflow(child)
-    try:
+    breaks = {
+        "name": "breaks",
+        "steps": [{"id": "boom", "tool": "fail", "input": {"message": "no", "type": "Nope"}}],
+    }
+    with registered(breaks):
         parent = plait.Workflow.from_dict(
             {
                 "name": "parent",
@@ -162,8 +172,6 @@ def test_a_failing_child_fails_the_step_with_its_error_and_continue_on_error_abs
             }
         )
         result = plait.run_sync(parent)
-    finally:
-        unregister_workflow("breaks")
     assert result.status is plait.RunStatus.SUCCEEDED
     error = result.steps["sub"].error
     assert error is not None
@@ -174,21 +182,16 @@ def test_a_failing_child_fails_the_step_with_its_error_and_continue_on_error_abs
 
 
 def test_an_input_the_child_does_not_declare_fails_the_step_before_it_runs() -> None:
-    child = plait.Workflow.from_dict(
-        {
-            "name": "strict",
-            "inputs": {"n": {"type": "integer"}},
-            "steps": [{"id": "s", "tool": "echo", "input": "${inputs.n}"}],
-        }
-    )
-    plait.register_workflow(child)
-    try:
+    strict = {
+        "name": "strict",
+        "inputs": {"n": {"type": "integer"}},
+        "steps": [{"id": "s", "tool": "echo", "input": "${inputs.n}"}],
+    }
+    with registered(strict):
         parent = plait.Workflow.from_dict(
             {"name": "p", "steps": [{"id": "sub", "workflow": "strict", "input": {"m": 1}}]}
         )
         result = plait.run_sync(parent)
-    finally:
-        unregister_workflow("strict")
     error = result.steps["sub"].error
     assert error is not None
     assert error["type"] == "InputError"
@@ -197,14 +200,7 @@ def test_an_input_the_child_does_not_declare_fails_the_step_before_it_runs() -> 
 
 
 async def test_cancelling_the_run_cancels_the_steps_inside_the_sub_workflow(probe: Probe) -> None:
-    child = plait.Workflow.from_dict(
-        {
-            "name": "slow-child",
-            "steps": [{"id": "hang", "tool": "probe", "input": {"name": "inner", "wait": "never"}}],
-        }
-    )
-    plait.register_workflow(child)
-    try:
+    with registered(SLOW_CHILD):
         parent = plait.Workflow.from_dict(
             {"name": "p", "steps": [{"id": "sub", "workflow": "slow-child"}]}
         )
@@ -213,8 +209,6 @@ async def test_cancelling_the_run_cancels_the_steps_inside_the_sub_workflow(prob
         await probe.started("inner")
         the_run.cancel("stop")
         result = await task
-    finally:
-        unregister_workflow("slow-child")
     assert result.status is plait.RunStatus.CANCELLED
     assert statuses(result)["sub"] == "cancelled"
     assert statuses(result)["sub/hang"] == "cancelled"
@@ -223,20 +217,11 @@ async def test_cancelling_the_run_cancels_the_steps_inside_the_sub_workflow(prob
 
 
 async def test_the_step_timeout_reaches_into_the_sub_workflow(probe: Probe) -> None:
-    child = plait.Workflow.from_dict(
-        {
-            "name": "slow-child",
-            "steps": [{"id": "hang", "tool": "probe", "input": {"name": "inner", "wait": "never"}}],
-        }
-    )
-    plait.register_workflow(child)
-    try:
+    with registered(SLOW_CHILD):
         parent = plait.Workflow.from_dict(
             {"name": "p", "steps": [{"id": "sub", "workflow": "slow-child", "timeout": "200ms"}]}
         )
         result = await asyncio.wait_for(parent.run(), timeout=30)
-    finally:
-        unregister_workflow("slow-child")
     assert result.status is plait.RunStatus.FAILED
     assert statuses(result)["sub"] == "timed_out"
     assert statuses(result)["sub/hang"] == "timed_out"
