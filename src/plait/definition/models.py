@@ -105,11 +105,10 @@ class PoolDef(Definition):
     timeout: Duration = None
 
 
-class InputDef(Definition):
-    """A declared run input, typed like a JSON Schema property."""
+class _Declared(Definition):
+    """A declared value (an input, an environment variable): required unless it has a
+    ``default`` or says ``required: false``."""
 
-    type: Literal["string", "integer", "number", "boolean", "object", "array", "any"] = "any"
-    default: Any = None
     required: bool | None = None
     description: str | None = None
 
@@ -120,7 +119,14 @@ class InputDef(Definition):
         return "default" not in self.model_fields_set
 
 
-class EnvDef(Definition):
+class InputDef(_Declared):
+    """A declared run input, typed like a JSON Schema property."""
+
+    type: Literal["string", "integer", "number", "boolean", "object", "array", "any"] = "any"
+    default: Any = None
+
+
+class EnvDef(_Declared):
     """An environment variable the workflow may read as ``${env.NAME}``.
 
     Its value is masked (``***``) wherever the run records or prints it, unless
@@ -128,15 +134,7 @@ class EnvDef(Definition):
     starts, unless ``required: false`` (then it reads as null)."""
 
     default: str | None = None
-    required: bool | None = None
     secret: bool = True
-    description: str | None = None
-
-    @property
-    def is_required(self) -> bool:
-        if self.required is not None:
-            return self.required
-        return "default" not in self.model_fields_set
 
 
 class BackoffDef(Definition):
