@@ -8,11 +8,13 @@ import contextlib
 
 from plait._version import __version__
 from plait.api import Workflow, cancel, get_run, load, register_workflow, resume, run_sync
+from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.models import WaitStrategy
 from plait.engine.pools import PoolStats, PoolStatus, StrategyResult, WorkerPool, WorkerTask
 from plait.engine.result import GroupResult, RunResult, StepResult
 from plait.engine.run import Run
 from plait.errors import (
+    CircuitOpen,
     CycleError,
     ExpressionError,
     InputError,
@@ -37,6 +39,9 @@ from plait.status import RunStatus, StepStatus
 from plait.tools import StepContext, Tool, tool
 
 __all__ = [
+    "AdaptiveSpec",
+    "BreakerSpec",
+    "CircuitOpen",
     "CycleError",
     "ExpressionError",
     "GroupResult",

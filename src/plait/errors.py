@@ -14,6 +14,7 @@
         + StepFailed           a step's tool raised; carries type, message, step
         + StepTimedOut         a step ran past its timeout
         + PoolFull             a pool's queue was full; the step was rejected
+        + CircuitOpen          a circuit breaker is open; the tool was not called
         + RunCancelled         the run was cancelled
         + RunTimedOut          the run ran past ``maxDuration``
       x StoreError             the store cannot be opened, read or written (exit status 2)
@@ -142,6 +143,12 @@ class PoolFull(RunError):
     """A pool's queue was full, so the step was rejected rather than left waiting."""
 
     type = "PoolFull"
+
+
+class CircuitOpen(RunError):
+    """A circuit breaker of the step's pool or tool is open: the call was not made."""
+
+    type = "CircuitOpen"
 
 
 class RunCancelled(RunError):

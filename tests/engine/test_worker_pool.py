@@ -117,6 +117,7 @@ def test_status_and_stats_are_frozen_values() -> None:
         "averageWaitTime",
         "activeWorkers",
         "queueLength",
+        "maxConcurrent",  # the limit now: an adaptive pool moves it
     }
 
 

@@ -5,6 +5,7 @@ raised together as one ``ValidationError``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from plait.compiler.plan import (
     PoolSpec,
     RetryPolicy,
 )
+from plait.compiler.reliability import pool_adaptive, pool_breaker, pool_limit, tool_breakers
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.loader import Loaded, parse_definition
@@ -115,9 +117,10 @@ def _compile(
     b = _Builder(definition, file, registry or default_registry, known_bad or set())
     b.problems.extend(earlier or [])
     plan = _compile_steps(b, definition.steps, definition.outputs, definition.name)
+    breakers = tool_breakers(definition, b.registry, b.problems, file)
     if b.problems:
         raise ValidationError(b.problems)
-    return plan
+    return dataclasses.replace(plan, breakers=breakers) if breakers else plan
 
 
 def _compile_steps(b: _Builder, steps: list[StepDef], outputs: Any, name: str) -> Plan:
@@ -513,7 +516,10 @@ def _pools(b: _Builder, definition: WorkflowDef) -> dict[str, PoolSpec]:
 
 
 def _pool_spec(name: str, pool: PoolDef) -> PoolSpec:
-    return PoolSpec(name, pool.max_concurrent, pool.queue_size, pool.timeout)
+    limit, breaker, adaptive = pool_limit(pool), pool_breaker(pool), pool_adaptive(pool)
+    return PoolSpec(
+        name, limit, pool.queue_size, pool.timeout, pool.rate, pool.burst or 1, breaker, adaptive
+    )
 
 
 def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) -> None:
@@ -572,6 +578,7 @@ def _retry(step: StepDef) -> RetryPolicy | None:
         max_delay=r.backoff.max if r.backoff.max is not None else float("inf"),
         jitter=min(max(jitter, 0.0), 1.0),
         retry_on=frozenset(r.retry_on) if r.retry_on is not None else None,
+        deadline=r.deadline,
     )
 
 

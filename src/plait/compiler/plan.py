@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.models import WaitStrategy
 from plait.expressions.template import Const, Template
 from plait.tools.registry import Tool
@@ -43,6 +44,7 @@ class RetryPolicy:
     max_delay: float
     jitter: float
     retry_on: frozenset[str] | None
+    deadline: float | None = None  # no attempt starts this long after the first began
 
     def delay(self, attempt: int, rand: float) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based); ``rand`` in [0, 1)."""
@@ -56,9 +58,13 @@ class RetryPolicy:
 @dataclass(frozen=True, slots=True)
 class PoolSpec:
     name: str
-    max_concurrent: int
+    max_concurrent: int  # an adaptive pool's starting limit
     queue_size: int | None
     timeout: float | None
+    rate: float | None = None  # calls started per second (a token bucket)
+    burst: int = 1
+    breaker: BreakerSpec | None = None
+    adaptive: AdaptiveSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,7 @@ class Plan:
     max_duration: float | None
     file: str | None = None
     folder: Path | None = None
+    breakers: dict[str, BreakerSpec] = field(default_factory=dict)  # tool name -> breaker
     # `env:` declarations, and every `${env.NAME}` read: NAME -> (step id or None, key)
     env: dict[str, EnvSpec] = field(default_factory=dict)
     env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)

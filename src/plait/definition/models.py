@@ -23,9 +23,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic import ValidationError as PydanticValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plait.definition.durations import parse_duration
+from plait.definition.rates import parse_rate
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -97,12 +99,77 @@ def normalize_keys(data: Any, fields: Collection[str], aliases: Mapping[str, str
     return out
 
 
+class BreakerDef(Definition):
+    """A circuit breaker (seed 001's pattern): a pool's ``circuitBreaker``, or a tool's
+    entry in the workflow's ``circuitBreakers``."""
+
+    failure_threshold: int = Field(default=5, ge=1, le=1_000_000)
+    reset_timeout: Duration = 60.0
+    half_open_max: int = Field(default=1, ge=1, le=1_000_000)
+
+
+class AdaptiveDef(Definition):
+    """``maxConcurrent: {auto: true, min, max}``: a limit that adapts as calls end (AIMD)."""
+
+    auto: Literal[True] = True
+    min: int = Field(default=1, ge=1, le=1_000_000)
+    max: int = Field(default=100, ge=1, le=1_000_000)
+    initial: int | None = Field(default=None, ge=1, le=1_000_000)
+    tolerance: float = Field(default=2.0, gt=1.0, le=1000.0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AdaptiveDef:
+        if self.min > self.max:
+            raise ValueError(f"'min' ({self.min}) is more than 'max' ({self.max})")
+        if self.initial is not None and not self.min <= self.initial <= self.max:
+            raise ValueError(f"'initial' ({self.initial}) is not between 'min' and 'max'")
+        return self
+
+
+def _rate(value: object) -> float | None:
+    return None if value is None else parse_rate(value)
+
+
+def _limit(value: object) -> object:
+    """``maxConcurrent``: a number, ``auto``, or ``{auto: true, min, max}``; one clear
+    message when it is none of them (a union would report one error per form)."""
+    if value == "auto":
+        return AdaptiveDef()
+    if isinstance(value, dict):
+        try:
+            return AdaptiveDef.model_validate(value)
+        except PydanticValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            if first["type"] == "extra_forbidden":
+                message = "unknown key"
+            raise ValueError(f"{where + ': ' if where else ''}{message}") from None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise ValueError(
+            f"maxConcurrent is a number from 1 to 1,000,000, 'auto', or {{auto: true, min: N, "
+            f"max: N}}; not {value!r}"
+        )
+    return value
+
+
 class PoolDef(Definition):
     """A worker pool: the global ``parallelConfig`` or a named entry of ``pools``."""
 
-    max_concurrent: int = Field(default=10, ge=1, le=1_000_000)
+    max_concurrent: Annotated[int | AdaptiveDef, BeforeValidator(_limit)] = 10
     queue_size: int | None = Field(default=None, ge=0)
     timeout: Duration = None
+    rate: Annotated[float | None, BeforeValidator(_rate)] = None
+    burst: int | None = Field(default=None, ge=1, le=1_000_000)
+    circuit_breaker: BreakerDef | None = None
+
+    @model_validator(mode="after")
+    def _burst(self) -> PoolDef:
+        if self.burst is not None and self.rate is None:
+            raise ValueError("'burst' goes with 'rate' (the calls a pool may start per second)")
+        return self
 
 
 class _Declared(Definition):
@@ -150,6 +217,7 @@ class RetryDef(Definition):
     backoff: BackoffDef = BackoffDef()
     jitter: float | bool = False
     retry_on: list[str] | None = None
+    deadline: Duration = None
 
 
 GroupSteps = list[str] | Callable[..., Any]
@@ -447,6 +515,7 @@ class WorkflowDef(Definition):
     parallel_config: PoolDef = PoolDef()
     max_duration: Duration = None
     pools: dict[str, PoolDef] = {}
+    circuit_breakers: dict[str, BreakerDef] = {}
     steps: list[StepDef] = Field(default_factory=list)
     outputs: Any = None
 

@@ -6,6 +6,16 @@ entries. A freed slot is handed straight to the next waiter (FIFO, no thundering
 
 Users get seed 001's API in snake_case: ``execute``, ``execute_many``,
 ``execute_with_strategy``, ``get_stats()``, ``get_status()``.
+
+A pool may also have (issue 5):
+
+- a rate (a token bucket, engine/ratelimit.py): a slot is granted only with a token,
+  and a step short of one waits in the same queue, holding nothing; one timer per
+  pool wakes the queue when the next token is due;
+- a circuit breaker (engine/breaker.py), checked by ``guarded`` around each call;
+- an adaptive limit (engine/adaptive.py): ``guarded`` times each call and the
+  controller moves ``max_concurrent``; a raised limit starts queued steps at once, a
+  lowered one takes effect as slots come back.
 """
 
 from __future__ import annotations
@@ -17,9 +27,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.models import WaitStrategy
+from plait.engine.adaptive import AdaptiveLimit, AdaptiveStats
+from plait.engine.breaker import BreakerStats, CircuitBreaker
+from plait.engine.monitor import limit_changed, loop_time, queue_full
+from plait.engine.ratelimit import BucketStats, TokenBucket
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
-from plait.errors import PoolFull, StepTimedOut
+from plait.errors import CircuitOpen, PoolFull, StepTimedOut
 
 T = TypeVar("T")
 
@@ -42,10 +57,15 @@ class PoolStats:
     average_wait_time: float
     active_workers: int
     queue_length: int
+    max_concurrent: int = 0  # the limit now (an adaptive pool moves it)
+    circuit_breaker: BreakerStats | None = None
+    rate_limit: BucketStats | None = None
+    adaptive: AdaptiveStats | None = None
 
-    def to_dict(self) -> dict[str, float | int]:
-        """Seed 001's camelCase spelling, wait times in milliseconds (the run document)."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """Seed 001's camelCase spelling, wait times in milliseconds (the run document);
+        then the limit, and the breaker, rate and adaptive limit of a pool that has them."""
+        found: dict[str, Any] = {
             "tasksCompleted": self.tasks_completed,
             "tasksFailed": self.tasks_failed,
             "tasksTimedOut": self.tasks_timed_out,
@@ -53,7 +73,15 @@ class PoolStats:
             "averageWaitTime": round(self.average_wait_time * 1000, 3),
             "activeWorkers": self.active_workers,
             "queueLength": self.queue_length,
+            "maxConcurrent": self.max_concurrent,
         }
+        if self.circuit_breaker is not None:
+            found["circuitBreaker"] = self.circuit_breaker.to_dict()
+        if self.rate_limit is not None:
+            found["rateLimit"] = self.rate_limit.to_dict()
+        if self.adaptive is not None:
+            found["adaptive"] = self.adaptive.to_dict()
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +92,9 @@ class PoolStatus:
     max_concurrent: int
     queue_length: int
     utilization_rate: float
+    circuit_state: str | None = None  # closed, open, half_open; None: no breaker
+    rate: float | None = None  # calls started per second; None: no rate limit
+    adaptive: bool = False  # max_concurrent moves (maxConcurrent: auto)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +119,9 @@ TaskLike = WorkerTask[T] | Callable[[], Awaitable[T]]
 
 
 class WorkerPool:
-    """A pool of ``max_concurrent`` slots with an optional bounded queue and timeout."""
+    """A pool of ``max_concurrent`` slots with an optional bounded queue and timeout;
+    optionally a ``rate`` (calls started per second, with ``burst``), a circuit breaker
+    and an adaptive limit (``max_concurrent`` is then where it starts)."""
 
     def __init__(
         self,
@@ -97,15 +130,31 @@ class WorkerPool:
         timeout: float | None = None,
         *,
         name: str = "default",
+        rate: float | None = None,
+        burst: int = 1,
+        circuit_breaker: BreakerSpec | None = None,
+        adaptive: AdaptiveSpec | None = None,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         if queue_size is not None and queue_size < 0:
             raise ValueError(f"queue_size must be 0 or more, not {queue_size}")
         self.name = name
-        self.max_concurrent = max_concurrent
+        self.clock = clock
+        self.adaptive = AdaptiveLimit(adaptive) if adaptive is not None else None
+        self.max_concurrent = self.adaptive.limit if self.adaptive else max_concurrent
         self.queue_size = queue_size
         self.timeout = timeout
+        self.bucket = TokenBucket(rate, burst, clock=clock) if rate is not None else None
+        self.breaker = (
+            CircuitBreaker(circuit_breaker, name=name, clock=clock)
+            if circuit_breaker is not None
+            else None
+        )
+        # Whether calls go through ``guarded`` (a breaker or an adaptive limit to feed).
+        self.guards = self.breaker is not None or self.adaptive is not None
+        self._timer: asyncio.TimerHandle | None = None  # wakes the queue for a token
         self._active = 0
         self._waiters: deque[tuple[float, Starter, Alive]] = deque()
         self._started = 0
@@ -118,8 +167,11 @@ class WorkerPool:
     # -- the slot API (the engine's) ------------------------------------------------
 
     def try_acquire(self) -> bool:
-        """Take a slot if one is free, without waiting."""
+        """Take a slot if one is free (and a token, with a rate), without waiting."""
         if self._active < self.max_concurrent and not self._waiters:
+            bucket = self.bucket
+            if bucket is not None and not bucket.try_take():
+                return False
             self._active += 1
             self._started += 1
             if self._active > self.peak_active:
@@ -135,18 +187,54 @@ class WorkerPool:
             if len(self._waiters) >= self.queue_size:
                 return False
         self._waiters.append((time.monotonic(), starter, alive))
+        if self.bucket is not None and self._active < self.max_concurrent:
+            self._wake_later()  # a slot is free: only a token is missing
         return True
 
     def release(self) -> None:
         """Free a slot: hand it to the next waiter that still wants it, or give it back."""
         waiters = self._waiters
-        while waiters:
+        if self.bucket is None and self._active <= self.max_concurrent:
+            while waiters:
+                queued_at, starter, _ = waiters.popleft()
+                if starter():
+                    self._started += 1
+                    self._wait_total += time.monotonic() - queued_at
+                    return
+            self._active -= 1
+            return
+        # A rate to respect, or a limit lowered below the slots in use.
+        self._active -= 1
+        if waiters:
+            self._pump()
+
+    def _pump(self, timed: bool = False) -> None:
+        """Start queued waiters while there are free slots (and tokens); ``timed``: the
+        timer for the next token woke us (the steps started now waited for a token)."""
+        if timed:
+            self._timer = None
+        waiters = self._waiters
+        bucket = self.bucket
+        while waiters and self._active < self.max_concurrent:
+            if bucket is not None and not bucket.ready():
+                self._wake_later()
+                return
             queued_at, starter, _ = waiters.popleft()
             if starter():
+                if bucket is not None:
+                    bucket.take()
+                    bucket.waited += timed
+                self._active += 1
                 self._started += 1
                 self._wait_total += time.monotonic() - queued_at
-                return
-        self._active -= 1
+                if self._active > self.peak_active:
+                    self.peak_active = self._active
+
+    def _wake_later(self) -> None:
+        """One timer per pool: pump the queue when the next token is due."""
+        if self._timer is None and self.bucket is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.bucket.delay(), self._pump, True)
 
     async def acquire(self) -> None:
         """Wait for a slot. Raises ``PoolFull`` when the queue is full."""
@@ -161,6 +249,7 @@ class WorkerPool:
             return True
 
         if not self.enqueue(starter, lambda: not future.done()):
+            queue_full(self, None)
             raise PoolFull(self._full_message())
         try:
             await future
@@ -177,6 +266,64 @@ class WorkerPool:
             self._failed += 1
         else:
             self._completed += 1
+
+    async def guarded(
+        self,
+        call: Callable[[], Awaitable[T]],
+        breaker: CircuitBreaker | None = None,
+        *,
+        step: str | None = None,
+    ) -> T:
+        """Make one call (in a slot already held) through the pool's circuit breaker and
+        ``breaker`` (a tool's): ``CircuitOpen`` if either is open. Its outcome goes to
+        both breakers, and its latency to the adaptive limit."""
+        own = self.breaker
+        own_ticket = own.admit(step) if own is not None else None
+        try:
+            ticket = breaker.admit(step) if breaker is not None else None
+        except CircuitOpen:
+            if own is not None and own_ticket is not None:
+                own.dropped(own_ticket)
+            raise
+        started = self.clock()
+        try:
+            result = await call()
+        except Exception:
+            if own is not None and own_ticket is not None:
+                own.failed(own_ticket)
+            if breaker is not None and ticket is not None:
+                breaker.failed(ticket)
+            self._observe(self.clock() - started, failed=True)
+            raise
+        except BaseException:  # cancelled: no outcome to count
+            if own is not None and own_ticket is not None:
+                own.dropped(own_ticket)
+            if breaker is not None and ticket is not None:
+                breaker.dropped(ticket)
+            raise
+        if own is not None and own_ticket is not None:
+            own.succeeded(own_ticket)
+        if breaker is not None and ticket is not None:
+            breaker.succeeded(ticket)
+        self._observe(self.clock() - started, failed=False)
+        return result
+
+    def _observe(self, latency: float, *, failed: bool) -> None:
+        adaptive = self.adaptive
+        if adaptive is None:
+            return
+        previous = self.max_concurrent
+        why = adaptive.observe(latency, failed, busy=self._active >= previous)
+        if why is None:
+            return
+        self.max_concurrent = adaptive.limit
+        limit_changed(self, previous, why)
+        if self.max_concurrent > previous and self._waiters:
+            self._pump()
+
+    def rejects(self) -> bool:
+        """Whether the pool's circuit breaker would refuse a call now."""
+        return self.breaker is not None and self.breaker.rejects()
 
     def _full_message(self) -> str:
         return (
@@ -195,6 +342,11 @@ class WorkerPool:
         """Waiters that still want a slot."""
         return sum(1 for w in self._waiters if w[2]())
 
+    @property
+    def capacity(self) -> int:
+        """The most slots the pool may ever have at once (an adaptive pool's ``max``)."""
+        return self.adaptive.spec.maximum if self.adaptive is not None else self.max_concurrent
+
     def get_stats(self) -> PoolStats:
         return PoolStats(
             tasks_completed=self._completed,
@@ -204,6 +356,10 @@ class WorkerPool:
             average_wait_time=self._wait_total / self._started if self._started else 0.0,
             active_workers=self._active,
             queue_length=self.queue_length,
+            max_concurrent=self.max_concurrent,
+            circuit_breaker=self.breaker.statistics() if self.breaker is not None else None,
+            rate_limit=self.bucket.statistics() if self.bucket is not None else None,
+            adaptive=self.adaptive.statistics() if self.adaptive is not None else None,
         )
 
     def get_status(self) -> PoolStatus:
@@ -212,6 +368,9 @@ class WorkerPool:
             max_concurrent=self.max_concurrent,
             queue_length=self.queue_length,
             utilization_rate=round(100.0 * self._active / self.max_concurrent, 2),
+            circuit_state=self.breaker.state.value if self.breaker is not None else None,
+            rate=self.bucket.rate if self.bucket is not None else None,
+            adaptive=self.adaptive is not None,
         )
 
     # -- seed 001's task API ------------------------------------------------------------
@@ -220,21 +379,16 @@ class WorkerPool:
         """Run one task in a slot, waiting for one if needed, within its timeout."""
         fn, task_timeout = _unpack(task)
         limit = next((t for t in (timeout, task_timeout, self.timeout) if t is not None), None)
+        if self.breaker is not None and self.breaker.rejects():
+            self.breaker.admit()  # raises CircuitOpen: no need to queue for a slot
         await self.acquire()
         try:
-            if limit is None:
-                result = await fn()
+            if self.guards:
+                result = await self.guarded(lambda: _within(fn, limit))
             else:
-                try:
-                    async with asyncio.timeout(limit):
-                        result = await fn()
-                except TimeoutError:
-                    self.record(timed_out=True)
-                    raise StepTimedOut(f"task timed out after {limit:g}s") from None
-        except asyncio.CancelledError:
-            self.record(failed=True)
-            raise
+                result = await _within(fn, limit)
         except StepTimedOut:
+            self.record(timed_out=True)
             raise
         except BaseException:
             self.record(failed=True)
@@ -290,6 +444,18 @@ class WorkerPool:
         return StrategyResult(results, verdict is Verdict.SUCCEED, winner)
 
 
+async def _within(fn: Callable[[], Awaitable[T]], limit: float | None) -> T:
+    if limit is None:
+        return await fn()
+    try:
+        async with asyncio.timeout(limit) as deadline:
+            return await fn()
+    except TimeoutError:
+        if deadline.expired():
+            raise StepTimedOut(f"task timed out after {limit:g}s") from None
+        raise
+
+
 def _unpack(task: TaskLike[T]) -> tuple[Callable[[], Awaitable[T]], float | None]:
     if isinstance(task, WorkerTask):
         return task.fn, task.timeout
@@ -299,4 +465,13 @@ def _unpack(task: TaskLike[T]) -> tuple[Callable[[], Awaitable[T]], float | None
 
 
 def pool_from_spec(spec: Any) -> WorkerPool:
-    return WorkerPool(spec.max_concurrent, spec.queue_size, spec.timeout, name=spec.name)
+    return WorkerPool(
+        spec.max_concurrent,
+        spec.queue_size,
+        spec.timeout,
+        name=spec.name,
+        rate=spec.rate,
+        burst=spec.burst,
+        circuit_breaker=spec.breaker,
+        adaptive=spec.adaptive,
+    )

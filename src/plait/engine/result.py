@@ -309,10 +309,14 @@ def _stats(run: Run) -> dict[str, Any]:
     }
     for stats in pools.values():
         for key, value in stats.to_dict().items():
-            if key != "averageWaitTime":
+            if key in total and key != "averageWaitTime":
                 total[key] += value
     started = total["tasksCompleted"] + total["tasksFailed"] + total["tasksTimedOut"]
     total["averageWaitTime"] = round(total["totalWaitTime"] / started, 3) if started else 0.0
     total["totalWaitTime"] = round(total["totalWaitTime"], 3)
     total["pools"] = {name: s.to_dict() for name, s in pools.items()}
+    if run.breakers:  # circuitBreakers, by tool
+        total["circuitBreakers"] = {
+            name: b.statistics().to_dict() for name, b in run.breakers.items()
+        }
     return total

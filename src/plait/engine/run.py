@@ -24,13 +24,17 @@ from typing import Any
 from plait import secrets
 from plait.compiler.inputs import NO_ENV, EnvBinding
 from plait.compiler.plan import Node, NodeKind, Plan
+from plait.engine import monitor
+from plait.engine.breaker import CircuitBreaker
 from plait.engine.groups import GroupScope
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.ready import Edge, ReadyQueue, Verdict
 from plait.engine.recording import Recorder, Restored, dumps
 from plait.engine.result import RunResult, build_result
+from plait.engine.retry import next_delay, past_deadline
 from plait.engine.state import ErrorScope, Frame, FrameScope, ResultScope, RunScope, StepState
 from plait.errors import (
+    CircuitOpen,
     PlaitError,
     PoolFull,
     RunCancelled,
@@ -48,6 +52,8 @@ from plait.status import RunStatus, StepStatus
 from plait.tools.context import StepContext, close_resources
 
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+_TASK = NodeKind.TASK
+_POOL_LOG, _DEBUG = monitor.POOL_LOG, monitor.DEBUG
 
 
 class Run:
@@ -78,6 +84,11 @@ class Run:
         self.root = self
         self.pools = pools or {name: pool_from_spec(spec) for name, spec in plan.pools.items()}
         self._executor = executor
+        # circuitBreakers: one per tool name, shared by the run's bodies (via root)
+        self.breakers = {
+            name: CircuitBreaker(spec, name=name, kind="tool")
+            for name, spec in plan.breakers.items()
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         self._resources: dict[str, Any] = {}
         self._recorder = recorder
@@ -269,6 +280,8 @@ class Run:
         if self._recorder is not None:
             self._recorder.step_started(st, None)
         scope = scope_for_node(self, st)
+        if st.node.kind is NodeKind.MAP and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
+            monitor.parallel_started(st, None)
         self._frames[st.node.index] = scope
         scope.start()
 
@@ -400,9 +413,12 @@ class Run:
         pool = self.pools[st.node.pool]
         st.queued_at = time.time()
         self._set_status(st, StepStatus.QUEUED)
+        if (pool.breaker is not None or self.root.breakers) and self._circuit_refuses(st, pool):
+            return
         if pool.try_acquire():
             self._spawn(st, pool)
         elif not pool.enqueue(lambda: self._dequeued(st, pool), lambda: not st.done):
+            monitor.queue_full(pool, st.node_id)
             self.end(
                 st,
                 StepStatus.FAILED,
@@ -412,6 +428,26 @@ class Run:
                     step=st.node.id,
                 ),
             )
+
+    def _circuit_refuses(self, st: StepState, pool: WorkerPool) -> bool:
+        """An open circuit fails the step at once, without queueing for a slot or a token,
+        unless its ``retryOn`` names ``CircuitOpen`` (it then waits out its backoff)."""
+        tool = st.node.tool
+        tool_breaker = self.root.breakers.get(tool.name) if tool is not None else None
+        open_breaker = next(
+            (b for b in (pool.breaker, tool_breaker) if b is not None and b.rejects()), None
+        )
+        policy = st.node.retry
+        if open_breaker is None or (policy is not None and policy.retries(CircuitOpen.type)):
+            return False
+        try:
+            open_breaker.admit(st.node_id)
+        except CircuitOpen as exc:
+            st.started_at = time.time()
+            st.attempts += 1
+            self.end(st, StepStatus.FAILED, error=exc)
+            return True
+        return False  # unreachable: a breaker that rejects refuses admit()
 
     def _dequeued(self, st: StepState, pool: WorkerPool) -> bool:
         if st.done:
@@ -465,6 +501,8 @@ class Run:
         if self._recorder is not None:
             self._recorder.step_started(st, None)
         node = st.node
+        if monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
+            monitor.parallel_started(st, len(node.members))
         if node.timeout is not None:
             scope.timer = asyncio.get_running_loop().call_later(
                 node.timeout, self._on_group_timeout, scope
@@ -485,8 +523,11 @@ class Run:
         slot = _Slot()
         status, output = StepStatus.SUCCEEDED, None
         error: RunError | None = None
+        log = _POOL_LOG.isEnabledFor(_DEBUG)
         try:
             st.started_at = time.time()
+            if log:
+                monitor.slot_granted(pool, st)
             self._set_status(st, StepStatus.RUNNING)
             scope = self.scope_for(st)
             value = node.input.render(scope)
@@ -512,28 +553,36 @@ class Run:
                 timed_out = StepStatus.TIMED_OUT in (status, st.status)
                 pool.record(failed=error is not None or st.done, timed_out=timed_out)
                 pool.release()
+                if log:
+                    monitor.slot_released(pool, st, status.value)
         if error is not None and error.step is None:
             error.step = st.node_id
         self.end(st, status, output=output, error=error)
 
     async def _attempts(self, st: StepState, value: Any, pool: WorkerPool, slot: _Slot) -> Any:
-        """Call the tool, retrying as its policy says; a backoff holds no slot."""
+        """Call the tool, retrying as its policy says; a backoff holds no slot, and no
+        attempt starts after the policy's deadline. With a circuit breaker or an adaptive
+        limit, each call goes through ``pool.guarded``."""
         node = st.node
         policy = node.retry
         timeout = node.timeout if node.timeout is not None else pool.timeout
+        guarded = pool.guards or bool(self.root.breakers)
+        # A retry deadline is measured on the loop's clock (a test's fake one).
+        clock = asyncio.get_running_loop().time if policy is not None else None
+        first = clock() if clock is not None else 0.0
         while True:
             st.attempts += 1
             if self._recorder is not None:
                 self._recorder.step_started(st, value)
             try:
-                return await self._call(st, value, timeout)
+                if not guarded:
+                    return await self._call(st, value, timeout)
+                return await self._guarded_call(st, value, timeout, pool)
             except RunError as exc:
                 error = exc
-            if (
-                policy is None
-                or st.attempts >= policy.max_attempts
-                or not policy.retries(error.type)
-            ):
+            elapsed = clock() - first if clock is not None else 0.0
+            delay = next_delay(policy, st.attempts, error.type, elapsed, random.random())
+            if delay is None:
                 raise error
             if st.attempt_errors is None:
                 st.attempt_errors = []
@@ -543,9 +592,31 @@ class Run:
             pool.record(failed=True, timed_out=isinstance(error, StepTimedOut))
             slot.held = False
             pool.release()
-            await asyncio.sleep(policy.delay(st.attempts, random.random()))
+            log = monitor.POOL_LOG.isEnabledFor(monitor.DEBUG)
+            if log:
+                monitor.slot_released(pool, st, "backoff")
+            await asyncio.sleep(delay)
+            st.queued_at = time.time()
             await pool.acquire()
             slot.held = True
+            if log:
+                monitor.slot_granted(pool, st)
+            assert policy is not None
+            assert clock is not None
+            if past_deadline(policy, clock() - first):  # the queue for the slot took too long
+                slot.held = False
+                pool.release()
+                st.attempt_errors.pop()
+                raise error
+
+    async def _guarded_call(
+        self, st: StepState, value: Any, timeout: float | None, pool: WorkerPool
+    ) -> Any:
+        """One call through the pool's circuit breaker and the tool's (``CircuitOpen`` if
+        either is open), timed for an adaptive limit."""
+        tool = st.node.tool
+        breaker = self.root.breakers.get(tool.name) if tool is not None else None
+        return await pool.guarded(lambda: self._call(st, value, timeout), breaker, step=st.node_id)
 
     async def _call(self, st: StepState, value: Any, timeout: float | None) -> Any:
         node = st.node
@@ -625,6 +696,8 @@ class Run:
         st.reason = reason
         st.finished_at = time.time()
         node = st.node
+        if node.kind is not _TASK and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
+            monitor.parallel_ended(st)
         if edge is not None:
             st.edge = edge
         elif status is StepStatus.SUCCEEDED:
@@ -884,7 +957,7 @@ def _status_of(error: RunError) -> StepStatus:
 
 
 def _thread_count(pools: dict[str, WorkerPool]) -> int:
-    return max(4, min(64, sum(p.max_concurrent for p in pools.values())))
+    return max(4, min(64, sum(p.capacity for p in pools.values())))
 
 
 def _skip_reason(cause: StepState, st: StepState) -> str:
