@@ -1,4 +1,4 @@
-"""The ``plait`` command: run, validate, graph; runs list/show, resume, cancel.
+"""The ``plait`` command: run, validate, graph; runs list/show, resume, cancel; stats.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
 or the command line is invalid (nothing was run).
@@ -23,6 +23,7 @@ from rich.text import Text
 
 from plait.api import Workflow, load
 from plait.cli.progress import Progress, render_runs, render_summary
+from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
 from plait.definition.loader import read_document
 from plait.durable import prepare_resume, request_cancel, result_from_store
@@ -44,6 +45,7 @@ out = Console(highlight=False)
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
 

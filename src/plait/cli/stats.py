@@ -1,0 +1,84 @@
+"""``plait stats [WORKFLOW]``: how runs and their groups fared, across recorded runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from plait.errors import StoreError
+from plait.store import open_store, store_url
+from plait.store.stats import Metrics, WorkflowMetrics, workflow_metrics
+
+EXIT_INVALID = 2
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+def stats(
+    workflow: Annotated[
+        str | None, typer.Argument(help="Only this workflow (its name). Default: every one.")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            envvar="PLAIT_STORE",
+            help="Where runs are recorded: a file path (SQLite), postgresql://..., or "
+            "memory://. Default: .plait/plait.db here.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Per workflow, its runs and each group and map across recorded runs: executions,
+    average duration, failure rate."""
+    try:
+        opened = open_store(store_url(store))
+        try:
+            found = workflow_metrics(opened, workflow)
+        finally:
+            opened.close()
+    except StoreError as exc:
+        _err.print(Text.assemble(("error", "red"), f": {exc}"), soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if as_json:
+        document = {"workflows": {m.workflow: m.to_dict() for m in found}}
+        sys.stdout.write(json.dumps(document) + "\n")
+        return
+    render_stats(_out, found, workflow)
+
+
+def render_stats(console: Console, found: list[WorkflowMetrics], workflow: str | None) -> None:
+    if not found:
+        which = f" of workflow '{workflow}'" if workflow is not None else ""
+        console.print(f"no finished runs{which} recorded", markup=False)
+        return
+    table = Table()
+    for column in ("workflow", "group", "executions", "avg duration", "failure rate", "cancelled"):
+        numeric = column not in ("workflow", "group")
+        table.add_column(column, justify="right" if numeric else "left")
+    for entry in found:
+        table.add_row(entry.workflow, Text("(runs)", style="dim"), *_cells(entry.runs))
+        for name, metrics in sorted(entry.groups.items()):
+            table.add_row("", name, *_cells(metrics))
+    console.print(table)
+
+
+def _cells(metrics: Metrics) -> tuple[str, str, str, str]:
+    average, rate = metrics.average_duration, metrics.failure_rate
+    return (
+        str(metrics.executions),
+        "" if average is None else _duration(average),
+        "" if rate is None else f"{rate:.1f}%",
+        str(metrics.cancelled) if metrics.cancelled else "",
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
