@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler.inputs import check_type
+from plait.compiler.placement import check_placement, step_executor
 from plait.compiler.plan import (
     DEFAULT_POOL,
     EnvSpec,
@@ -25,6 +26,7 @@ from plait.compiler.plan import (
 from plait.compiler.reliability import pool_adaptive, pool_breaker, pool_limit, tool_breakers
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
+from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import Loaded, parse_definition
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
@@ -67,6 +69,7 @@ class _Builder:
     sub_env: dict[str, EnvSpec] = field(default_factory=dict)
     signals: set[str] = field(default_factory=set)
     bodies: dict[str, Plan] = field(default_factory=dict)
+    executor: ExecutorSpec | None = None  # a map's or loop's, for the steps of its body
 
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
         self.problems.append(Problem(message, self.file, step, key))
@@ -187,6 +190,7 @@ def _compile_bodies(
             outer_ids=visible,
             frames={**b.frames, frame: FRAME_FIELDS[frame]},
             taken=b.taken,
+            executor=step_executor(step, b.executor),
             env_reads=b.env_reads,
             sub_env=b.sub_env,
             signals=b.signals,
@@ -545,6 +549,7 @@ def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) 
                 step.id,
                 "onError",
             )
+        check_placement(step, b.problem)
 
 
 def _check_input_defaults(b: _Builder, definition: WorkflowDef) -> None:
@@ -610,6 +615,7 @@ def _build_plan(
             "when": templates.get((step.id, "when")),
             "routed": frozenset(index[t] for t in b.routed.get(step.id, ())),
             "on_error": (index[b.resolve_id(step.on_error) or ""],) if step.on_error else (),
+            "executor": step_executor(step, b.executor),
         }
         if step.parallel is not None:
             m = step.parallel
@@ -710,6 +716,7 @@ def _build_plan(
         max_duration=definition.max_duration,
         file=b.file,
         folder=folder,
+        executor=definition.executor,
         env={
             **b.sub_env,
             **{

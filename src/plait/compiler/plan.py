@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
+from plait.definition.executor import ExecutorSpec
 from plait.definition.models import WaitStrategy
 from plait.expressions.template import Const, Template
 from plait.tools.registry import Tool
@@ -117,6 +118,7 @@ class Node:
     input: Template = field(default_factory=lambda: Const(None))
     output: Template | None = None
     retry: RetryPolicy | None = None
+    executor: ExecutorSpec | None = None  # None: the run's default (issue 7)
     # group
     members: tuple[int, ...] = ()
     # a dynamic group: called with the run context when the group starts, it gives the
@@ -145,6 +147,7 @@ class Plan:
     max_duration: float | None
     file: str | None = None
     folder: Path | None = None
+    executor: ExecutorSpec | None = None  # the workflow's default; None: local
     breakers: dict[str, BreakerSpec] = field(default_factory=dict)  # tool name -> breaker
     # `env:` declarations, and every `${env.NAME}` read: NAME -> (step id or None, key)
     env: dict[str, EnvSpec] = field(default_factory=dict)

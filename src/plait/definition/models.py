@@ -27,6 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plait.definition.durations import parse_duration
+from plait.definition.executor import ExecutorSpec, parse_executor
 from plait.definition.rates import parse_rate
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -45,6 +46,8 @@ def _duration(value: object) -> float | None:
 
 
 Duration = Annotated[float | None, BeforeValidator(_duration)]
+# ``executor: process`` or ``{type: dask, address: ...}`` (definition/executor.py)
+Executor = Annotated[ExecutorSpec | None, BeforeValidator(parse_executor)]
 
 
 class WaitStrategy(StrEnum):
@@ -389,6 +392,9 @@ class StepDef:
     pool: str | None = None
     continue_on_error: bool = False
     output: Any = None
+    # where it runs (issue 7); `isolation: process` is `executor: process` (issue 5)
+    executor: Executor = None
+    isolation: Literal["process"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -518,6 +524,7 @@ class WorkflowDef(Definition):
     circuit_breakers: dict[str, BreakerDef] = {}
     steps: list[StepDef] = Field(default_factory=list)
     outputs: Any = None
+    executor: Executor = None  # where steps run unless a step says otherwise
 
     @field_validator("inputs", mode="before")
     @classmethod
