@@ -22,6 +22,7 @@ from typing import Any, Self
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.compiler.subworkflows import register_workflow as register_subworkflow
+from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import Loaded, load_definition, parse_definition
 from plait.durable import (
     Definition,
@@ -35,7 +36,11 @@ from plait.engine.result import RunResult
 from plait.engine.run import Run
 from plait.errors import ValidationError
 from plait.executors.base import Executor
+from plait.executors.select import check_available, parse_choice, specs_used
 from plait.store import Store
+
+# Where steps run (issue 7): an Executor, or 'process', 'dask://HOST:PORT', a mapping...
+ExecutorArg = Executor | ExecutorSpec | str | Mapping[str, Any] | None
 
 
 class Workflow:
@@ -161,7 +166,7 @@ class Workflow:
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
-        executor: Executor | None = None,
+        executor: ExecutorArg = None,
         text_inputs: Collection[str] = (),
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
@@ -176,6 +181,8 @@ class Workflow:
         """
         plan = self.plan
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
+        executor = parse_choice(executor)
+        check_available(specs_used(plan, executor), self._file)
         env = bind_env(plan, allow_env)
         if store is None:
             return Run(plan, bound, run_id=run_id, executor=executor, env=env)
@@ -194,7 +201,7 @@ class Workflow:
         inputs: Mapping[str, Any] | None = None,
         *,
         run_id: str | None = None,
-        executor: Executor | None = None,
+        executor: ExecutorArg = None,
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
     ) -> RunResult:
@@ -228,7 +235,7 @@ async def resume(
     from_failure: bool = False,
     allow_changed: bool = False,
     workflow: Workflow | None = None,
-    executor: Executor | None = None,
+    executor: ExecutorArg = None,
     allow_env: Collection[str] = (),
     signals: Mapping[str, Any] | None = None,
 ) -> RunResult:
@@ -247,7 +254,7 @@ async def resume(
             from_failure=from_failure,
             allow_changed=allow_changed,
             plan=workflow.plan if workflow is not None else None,
-            executor=executor,
+            executor=parse_choice(executor),
             allow_env=allow_env,
             signals=signals,
         )

@@ -32,7 +32,7 @@ from plait.engine.recording import (
 from plait.engine.result import GroupResult, RunResult, StepResult, from_iso, iso
 from plait.engine.run import Run
 from plait.errors import LeaseHeld, Problem, StoreError, WorkflowError
-from plait.executors.base import Executor
+from plait.executors.select import Choice
 from plait.status import RunStatus, StepStatus
 from plait.store import Store, open_store
 from plait.store.records import RunRecord, RunUpdate, StepRecord
@@ -77,7 +77,7 @@ def new_run(
     store: Store,
     *,
     run_id: str | None = None,
-    executor: Executor | None = None,
+    executor: Choice = None,
     env: EnvBinding = NO_ENV,
 ) -> Run:
     """A run that records itself in ``store`` from its first step."""
@@ -112,7 +112,7 @@ def prepare_resume(
     from_failure: bool = False,
     allow_changed: bool = False,
     plan: Plan | None = None,
-    executor: Executor | None = None,
+    executor: Choice = None,
     allow_env: Collection[str] = (),
     signals: Mapping[str, Any] | None = None,
 ) -> Run:

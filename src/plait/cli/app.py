@@ -25,11 +25,13 @@ from plait.api import Workflow, load
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
+from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, from_iso
 from plait.engine.run import Run
 from plait.errors import Problem, StoreError, WorkflowError
+from plait.executors.select import check_available
 from plait.status import RunStatus
 from plait.store import Store, open_store, store_url
 
@@ -71,6 +73,30 @@ AllowEnvOption = Annotated[
         help="Let ${env.NAME} read this environment variable (masked in records); repeat for more.",
     ),
 ]
+
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where steps run unless a step says otherwise: local, process, dask (a local "
+        "cluster) or dask://HOST:PORT. Default: the workflow's 'executor', else local.",
+        show_default=False,
+    ),
+]
+
+
+def _executor(text: str | None) -> ExecutorSpec | None:
+    """``--executor``, parsed and available (dask installed), or exit status 2."""
+    if text is None:
+        return None
+    try:
+        spec = ExecutorSpec.parse(text)
+        check_available([spec])
+    except ValueError as exc:
+        raise _fail_store(WorkflowError(f"--executor: {exc}")) from None
+    except WorkflowError as exc:
+        raise _fail_store(exc) from None
+    return spec
 
 
 class GraphFormat(StrEnum):
@@ -149,14 +175,20 @@ def run(
         bool, typer.Option("--json", help="Print the run document as JSON on stdout.")
     ] = False,
     allow_env: AllowEnvOption = None,
+    executor: ExecutorOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
+    spec = _executor(executor)
     wf = _load(file)
     the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
         the_run = wf.create_run(
-            values, text_inputs=text_keys, store=the_store, allow_env=allow_env or ()
+            values,
+            text_inputs=text_keys,
+            store=the_store,
+            allow_env=allow_env or (),
+            executor=spec,
         )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
@@ -299,8 +331,11 @@ def resume(
     store: StoreOption = None,
     as_json: JsonOption = False,
     allow_env: AllowEnvOption = None,
+    executor: ExecutorOption = None,
 ) -> None:
-    """Go on with an interrupted run: steps that succeeded are reused, not run again."""
+    """Go on with an interrupted run: steps that succeeded are reused, not run again.
+    ``--executor`` may differ from the first attempt's."""
+    spec = _executor(executor)
     the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], None)
@@ -311,6 +346,7 @@ def resume(
             text_inputs=text_keys,
             from_failure=from_failure,
             allow_changed=allow_changed,
+            executor=spec,
             allow_env=allow_env or (),
         )
     except (WorkflowError, StoreError) as exc:

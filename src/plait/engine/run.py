@@ -45,8 +45,7 @@ from plait.errors import (
     StoreError,
     WorkflowError,
 )
-from plait.executors.base import Executor
-from plait.executors.local import LocalExecutor
+from plait.executors.select import Choice, Executors
 from plait.expressions.ast import Scope
 from plait.status import RunStatus, StepStatus
 from plait.tools.context import StepContext, close_resources
@@ -65,7 +64,7 @@ class Run:
         inputs: dict[str, Any],
         *,
         run_id: str | None = None,
-        executor: Executor | None = None,
+        executor: Choice = None,
         pools: dict[str, WorkerPool] | None = None,
         recorder: Recorder | None = None,
         restored: dict[str, Restored] | None = None,
@@ -83,7 +82,8 @@ class Run:
         # What every branch and pass of the run's maps and loops shares with it.
         self.root = self
         self.pools = pools or {name: pool_from_spec(spec) for name, spec in plan.pools.items()}
-        self._executor = executor
+        self._executor = executor  # an Executor, or an ExecutorSpec to open; None: the plan's
+        self._executors: Executors | None = None
         # circuitBreakers: one per tool name, shared by the run's bodies (via root)
         self.breakers = {
             name: CircuitBreaker(spec, name=name, kind="tool")
@@ -154,6 +154,7 @@ class Run:
         child.root = root
         child.pools = root.pools
         child._executor = root._executor
+        child._executors = root._executors
         child._tasks = root._tasks
         child._resources = root._resources
         child._recorder = root._recorder
@@ -184,7 +185,9 @@ class Run:
         self._done = loop.create_future()
         self.status = RunStatus.RUNNING
         self.started_at = time.time()
-        executor = self._executor or LocalExecutor(_thread_count(self.pools))
+        executors = Executors(
+            self._executor or self.plan.executor, threads=_thread_count(self.pools)
+        )
         timer = None
         if self.plan.max_duration is not None:
             timer = loop.call_later(self.plan.max_duration, self._on_max_duration)
@@ -192,8 +195,8 @@ class Run:
         secrets.register(id(self), self.secrets)  # masked out of plait's log records
         if self._recorder is not None:
             await self._recorder.begin(self)
-        async with executor:
-            self._executor = executor
+        async with executors:
+            self._executors = executors
             try:
                 self._start_roots()
                 await asyncio.shield(self._done)
@@ -622,13 +625,14 @@ class Run:
         node = st.node
         tool = node.tool
         assert tool is not None
-        assert self._executor is not None
-        ctx = self._context(st) if tool.wants_ctx else None
+        assert self._executors is not None
+        executor = self._executors.pick(node.executor)
+        ctx = self._context(st) if tool.wants_ctx or executor.needs_context else None
         try:
             if timeout is None:
-                return await self._executor.call(tool, value, ctx)
+                return await executor.call(tool, value, ctx)
             async with asyncio.timeout(timeout) as deadline:
-                return await self._executor.call(tool, value, ctx)
+                return await executor.call(tool, value, ctx)
         except TimeoutError:
             if timeout is not None and deadline.expired():
                 raise StepTimedOut(
@@ -646,7 +650,7 @@ class Run:
             ) from exc
 
     def _context(self, st: StepState) -> StepContext:
-        assert self._executor is not None
+        assert self._executors is not None
         return StepContext(
             run_id=self.run_id,
             workflow=self.plan.name,
@@ -654,7 +658,7 @@ class Run:
             node_id=st.node_id,
             attempt=st.attempts,
             workflow_dir=self.plan.folder,
-            run_in_thread=self._executor.run_in_thread,
+            run_in_thread=self._executors.run_in_thread,
             resources=self._resources,
         )
 

@@ -2,7 +2,8 @@
 
 The engine decides *when* and *how many*; an executor decides *where*. Entering it
 acquires its resources (threads, processes, a cluster client); leaving it releases
-them. A process or Dask executor implements the same four methods.
+them. The process and Dask executors implement the same methods; ``select.Executors``
+opens the ones a run uses and picks one per step.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+from plait.errors import WorkflowError
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
 
@@ -18,6 +20,11 @@ T = TypeVar("T")
 
 
 class Executor(Protocol):
+    # True for an executor that ships calls out of this process (process, dask): the
+    # engine then hands it the step's context for every call, so that it can name the
+    # step in its errors and on the cluster, even for a tool that takes no ``ctx``.
+    needs_context: bool
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -34,3 +41,8 @@ class Executor(Protocol):
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         """Run a blocking callable off the event loop."""
         ...
+
+
+class ExecutorUnavailable(WorkflowError):
+    """The executor asked for cannot be had: its package is missing (the message says
+    what to install) or its cluster cannot be reached. Nothing was run."""

@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 
 class LocalExecutor:
+    needs_context = False
+
     def __init__(self, max_threads: int = 16) -> None:
         self.max_threads = max_threads
         self._threads: ThreadPoolExecutor | None = None

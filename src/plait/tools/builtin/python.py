@@ -51,23 +51,27 @@ def resolve_function(spec: str, folder: str | None) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
-async def python(value: Any, ctx: StepContext) -> Any:
+def call_args(value: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The input's ``function`` and its ``args`` as positional and keyword arguments.
+    (``isolation``, if given, was read by the compiler: it chose the executor.)"""
     args = mapping(value, "python")
     spec = args.get("function")
     if not isinstance(spec, str):
         raise ToolError("python: 'function' is required, as 'module:function'", type="InputError")
+    given = args.get("args")
+    if given is None:
+        return spec, (), {}
+    if isinstance(given, dict):
+        return spec, (), given
+    if isinstance(given, list):
+        return spec, tuple(given), {}
+    raise ToolError("python: 'args' must be a mapping or a list", type="InputError")
+
+
+async def python(value: Any, ctx: StepContext) -> Any:
+    spec, positional, keywords = call_args(value)
     folder = str(ctx.workflow_dir) if ctx.workflow_dir is not None else None
     fn = resolve_function(spec, folder)
-    call_args = args.get("args")
-    if call_args is None:
-        positional: tuple[Any, ...] = ()
-        keywords: dict[str, Any] = {}
-    elif isinstance(call_args, dict):
-        positional, keywords = (), call_args
-    elif isinstance(call_args, list):
-        positional, keywords = tuple(call_args), {}
-    else:
-        raise ToolError("python: 'args' must be a mapping or a list", type="InputError")
     if inspect.iscoroutinefunction(fn):
         return await fn(*positional, **keywords)
     result = await ctx.run_in_thread(functools.partial(fn, *positional, **keywords))
