@@ -53,10 +53,9 @@ def _exit_command(code: int) -> None:
 
 @contextmanager
 def _os_exit_ends_the_command() -> Iterator[None]:
-    """``plait run`` ends with ``os._exit`` when a thread named ``plait-step*`` is alive
-    after the run, and an idle thread of the run's pool can still be alive then on a busy
-    machine. In this process that would stop pytest part-way with status 0 (see
-    test_found_bugs.py); here it ends the command, as ``SystemExit`` does."""
+    """``plait run`` ends with ``os._exit`` when a step thread the run left busy (a plain
+    function whose step timed out) is still alive. In this process that would stop
+    pytest part-way with status 0; here it ends the command, as ``SystemExit`` does."""
     with mock.patch.object(os, "_exit", _exit_command):
         yield
 

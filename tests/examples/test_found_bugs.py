@@ -1,12 +1,14 @@
 """Bugs found while writing the examples' tests, each as the smallest test that shows it.
 
-Each was marked ``xfail(strict=True)`` while the bug was there; both are fixed now
-(cli/app.py: only threads the run left busy end the process; compiler/validate.py: one
-problem per name and expression), and these are their regression tests.
+A bug that is still there is marked ``xfail(strict=True)``: the suite stays green, and
+the test fails (XPASS) the day the bug is fixed, so that the mark is removed. The first
+two are fixed (cli/app.py: only threads the run left busy end the process;
+compiler/validate.py: one problem per name and expression) and are regression tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
@@ -15,7 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import plait
 from plait.cli.app import app
+from plait.store import open_store
 
 
 class _ProcessExit(Exception):
@@ -60,3 +64,45 @@ def test_an_unknown_name_used_twice_in_one_expression_is_one_problem(tmp_path: P
     assert result.exit_code == 2
     problems = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(problems) == 1, problems
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with a store (memory:// or SQLite, so every plait run), a map whose branch 0 "
+    "runs a task and skips its wait while branch 1 skips the task and waits never ends "
+    "paused: the run hangs (without a store it pauses). Found writing a branch-aware "
+    "pause example for seed 003",
+)
+async def test_a_map_with_one_branch_waiting_for_a_signal_pauses_with_a_store() -> None:
+    workflow = plait.Workflow.from_dict(
+        {
+            "name": "wf",
+            "steps": [
+                {
+                    "id": "orders",
+                    "parallel": {
+                        "count": 2,
+                        "steps": [
+                            {
+                                "id": "auto",
+                                "tool": "echo",
+                                "input": 1,
+                                "when": "${parallel.index == 0}",
+                            },
+                            {
+                                "id": "approval",
+                                "wait": {"signal": "approved"},
+                                "when": "${parallel.index == 1}",
+                            },
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    store = open_store("memory://")
+    try:
+        result = await asyncio.wait_for(workflow.run(store=store), 1)  # pauses in ~30 ms
+    finally:
+        store.close()
+    assert result.status == "paused"

@@ -228,6 +228,15 @@ def test_example_5_keeps_ten_requests_in_flight_and_reports_the_failures(
     assert 1 <= report["api_max_in_flight"] <= 10
     branches = [f"process<{i}>" for i in range(45)]
     assert most_at_once(doc, branches) <= 10
+    # The pool's rate: over any stretch of T seconds at most burst + rate * T starts
+    # (one more allowed for the time between taking a token and recording the start).
+    assert doc["stats"]["pools"]["api"]["rateLimit"]["rate"] == 200.0
+    starts = sorted(running.interval(doc, node)[0] for node in branches)
+    for i, first in enumerate(starts):
+        for j in range(i + 1, len(starts)):
+            stretch = (starts[j] - first).total_seconds()
+            assert j - i + 1 <= 5 + 200 * stretch + 1, (i, j, stretch)
+    assert (starts[-1] - starts[0]).total_seconds() >= (45 - 5 - 1) / 200
     refused = doc["steps"]["process<9>"]
     assert refused["status"] == "failed"
     assert refused["error"]["type"] == "HttpClientError"
