@@ -66,13 +66,6 @@ def test_an_unknown_name_used_twice_in_one_expression_is_one_problem(tmp_path: P
     assert len(problems) == 1, problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with a store (memory:// or SQLite, so every plait run), a map whose branch 0 "
-    "runs a task and skips its wait while branch 1 skips the task and waits never ends "
-    "paused: the run hangs (without a store it pauses). Found writing a branch-aware "
-    "pause example for seed 003",
-)
 async def test_a_map_with_one_branch_waiting_for_a_signal_pauses_with_a_store() -> None:
     workflow = plait.Workflow.from_dict(
         {

@@ -175,3 +175,34 @@ async def test_cancel_of_a_paused_run_marks_it_cancelled(tmp_path: Path) -> None
     assert paused.status is plait.RunStatus.PAUSED
     assert "cancelled" in plait.cancel(paused.run_id, store=db)
     assert plait.get_run(paused.run_id, store=db).status is plait.RunStatus.CANCELLED
+
+
+async def test_a_map_pauses_when_a_branch_ends_after_another_began_waiting() -> None:
+    # Branch 1 waits at once; branch 0 is still running then, and ends later: the run
+    # must pause when it does (a branch's end is a moment to check, like a task's).
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "branches",
+            "steps": [
+                {
+                    "id": "m",
+                    "parallel": {
+                        "count": 2,
+                        "steps": [
+                            {
+                                "id": "work",
+                                "tool": "sleep",
+                                "input": {"duration": 50},
+                                "when": "${parallel.index == 0}",
+                            },
+                            {"id": "gate", "wait": "go", "when": "${parallel.index == 1}"},
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    result = await asyncio.wait_for(wf.run(), timeout=30)
+    assert result.status is plait.RunStatus.PAUSED
+    assert result.steps["work<0>"].status is plait.StepStatus.SUCCEEDED
+    assert result.steps["gate<1>"].status is plait.StepStatus.RUNNING

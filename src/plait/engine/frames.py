@@ -482,7 +482,7 @@ class DynamicGroupScope(_FrameScope):
         self.prefix = frame.prefix if frame is not None else ""
         self.total = len(self.plans)
         self.next = 0
-        self.outputs: dict[str, Any] = {}
+        self.outputs: dict[int, Any] = {}  # by member index
         self.members: list[StepState] = []
         self.strategy = strategy_for(node.strategy)
         self.tally = Tally(total=self.total)
@@ -513,7 +513,7 @@ class DynamicGroupScope(_FrameScope):
         member = child.states[0]
         status = child.status
         if status is RunStatus.SUCCEEDED:
-            self.outputs[member.node.id] = member.output
+            self.outputs[key] = member.output
             outcome = Outcome.SUCCEEDED
         elif status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
             outcome = Outcome.FAILED
@@ -526,8 +526,9 @@ class DynamicGroupScope(_FrameScope):
             if node.strategy in (WaitStrategy.ANY, WaitStrategy.RACE):
                 self.state.winner = member.node_id
                 self.succeed(member.output)
-            else:
-                self.succeed(dict(self.outputs))
+            else:  # member id -> output, in the order the callable gave them
+                ids = [m.node.id for m in self.members]
+                self.succeed({ids[k]: self.outputs[k] for k in sorted(self.outputs)})
         elif verdict is Verdict.FAIL:
             error = child.error
             where = f"group '{node.group_id}'"

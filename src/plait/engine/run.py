@@ -753,8 +753,8 @@ class Run:
         finally:
             self._propagating = False
         if self._remaining == 0 and self._done is not None and not self._done.done():
-            self._finish()
-        elif self.root.waiting:
+            self._finish()  # (a branch or pass ending: its map or loop may now wait)
+        if self.root.waiting:
             self.root._check_pause()
 
     def _release(self, source: Node, targets: Iterable[int], edge: Edge) -> None:
