@@ -161,7 +161,9 @@ class DaskExecutor:
         return await self._local.run_in_thread(fn)
 
     async def _submit(self, job: Job) -> bytes:
-        future = self._client.submit(run_job, job, key=f"{job.step}-{uuid.uuid4().hex}", pure=False)
+        future = self._client.submit(
+            run_job, job, key=f"{job.name or job.step}-{uuid.uuid4().hex}", pure=False
+        )
         self._submitted += 1
         self._in_flight += 1
         self._peak = max(self._peak, self._in_flight)

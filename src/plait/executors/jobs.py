@@ -41,9 +41,12 @@ ContextFields = tuple[str, str, str, str, int]
 class Job:
     """One call, ready to cross a process boundary."""
 
-    step: str  # the node id, for messages and the Dask key
+    step: str  # the node id (``double<3>``), for messages
     folder: str | None  # the workflow's folder, put on the worker's sys.path first
     blob: bytes  # the pickled (target, args, kwargs, context fields)
+    # The step id without branch or pass suffixes: the Dask key's prefix, so that a
+    # map's branches are one task group on the cluster (and its dashboard).
+    name: str = ""
 
 
 def _pickle(value: Any) -> bytes:
@@ -74,7 +77,7 @@ def job_for(tool: Tool, value: Any, ctx: StepContext | None, dumps: Dumps = _pic
         blob = dumps(call)
     except Exception as exc:
         raise _not_picklable(step, call, dumps, exc) from None
-    return Job(step, folder, blob)
+    return Job(step, folder, blob, ctx.step_id if ctx is not None else tool.name)
 
 
 def _not_picklable(step: str, call: tuple[Any, ...], dumps: Dumps, exc: Exception) -> StepFailed:
