@@ -53,8 +53,7 @@ async def shell(value: Any) -> dict[str, Any]:
         await proc.wait()
     except BaseException:  # cancelled or timed out: the whole group goes, then we re-raise
         _kill_group(proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            await asyncio.shield(proc.wait())
+        await _reap(proc)
         raise
     stderr = _text(err, err_size, "stderr")
     result = {
@@ -105,6 +104,20 @@ def _env(extra: Any) -> dict[str, str] | None:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Wait until the killed process is gone, through any further cancellation.
+
+    A step is often cancelled twice (its timeout fires, then its group or the run
+    cancels it too): one shielded wait would give up at the second cancel, leaving the
+    process unreaped and its wait pending after the run ended. A SIGKILLed process
+    exits promptly, so this wait is short; the caller re-raises its own cancellation.
+    """
+    waiter = asyncio.ensure_future(proc.wait())
+    while not waiter.done():
+        with contextlib.suppress(asyncio.CancelledError, ProcessLookupError):
+            await asyncio.shield(waiter)
 
 
 async def _read_capped(stream: asyncio.StreamReader | None) -> tuple[bytes, int]:
