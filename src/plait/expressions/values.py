@@ -85,8 +85,12 @@ def size_of(value: Any, limit: int) -> int:
     passes ``limit``, so it costs at most ``limit`` steps whatever the value's size.
     """
     total = 0
+    steps = 0
     stack = [value]
     while stack:
+        steps += 1
+        if steps > limit:  # a structure that holds itself (a tool's `r = [1, r]`) is endless
+            return max(total, limit + 1)
         item = stack.pop()
         if isinstance(item, str):
             total += len(item) or 1
