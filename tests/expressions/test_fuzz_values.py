@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import plait
 from expressions.support import DATA, STEP_IDS, DictScope
 from plait.errors import ExpressionError
 from plait.expressions import FUNCTION_NAMES, compile_template, parse_expression
@@ -77,6 +78,16 @@ def test_a_value_that_contains_itself_stays_usable_where_nothing_walks_it() -> N
     r.append(r)
     assert parse_expression("len(r) + r[0]").evaluate(DictScope(r=r)) == 3
     assert "[...]" in compile_template("got ${r}").render(DictScope(r=r))
+
+
+def test_a_deeply_nested_value_in_a_definition_is_a_validation_error() -> None:
+    # compile_template walks the value recursively: this was an uncaught RecursionError
+    # (a traceback from `plait validate` for a JSON file nested ~500 levels deep).
+    wf = plait.Workflow.from_dict(
+        {"name": "w", "steps": [{"id": "s", "tool": "echo", "input": _nested(3_000)}]}
+    )
+    with pytest.raises(plait.ValidationError, match="nested too deeply"):
+        wf.validate()
 
 
 # -- random text -------------------------------------------------------------------------

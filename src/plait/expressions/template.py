@@ -112,15 +112,24 @@ def compile_template(value: Any, step_ids: Collection[str] = ()) -> Template:
     """
     if not isinstance(step_ids, AbstractSet | Mapping):
         step_ids = frozenset(step_ids)
+    try:
+        return _compile_value(value, step_ids)
+    except RecursionError:  # caught here, where the stack is shallow again
+        raise ExpressionError(
+            "a value nested too deeply (hundreds of levels of lists or mappings)"
+        ) from None
+
+
+def _compile_value(value: Any, step_ids: AbstractSet[str] | Mapping[str, Any]) -> Template:
     if isinstance(value, str):
         return _compile_string(value, step_ids)
     if isinstance(value, Mapping):
-        items = tuple((key, compile_template(item, step_ids)) for key, item in value.items())
+        items = tuple((key, _compile_value(item, step_ids)) for key, item in value.items())
         if all(isinstance(t, Const) for _, t in items):
             return Const(value)
         return DictTemplate(items)
     if isinstance(value, list | tuple):
-        templates = tuple(compile_template(item, step_ids) for item in value)
+        templates = tuple(_compile_value(item, step_ids) for item in value)
         if all(isinstance(t, Const) for t in templates):
             return Const(value)
         return ListTemplate(templates)
