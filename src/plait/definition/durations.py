@@ -21,7 +21,11 @@ def parse_duration(value: object) -> float:
         )
     if isinstance(value, str):
         return _parse_text(value)
-    return _checked(float(value) / 1000.0, value)
+    try:
+        milliseconds = float(value)
+    except OverflowError:  # an integer past float's range: 10**400
+        raise ValueError("a duration must be at most a year; this number is far larger") from None
+    return _checked(milliseconds / 1000.0, value)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -55,13 +55,45 @@ def read_document(path: str | Path) -> tuple[Any, str]:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping, aliases that
+    make a structure recursive or expand without bound, and values it cannot build.
 
     YAML requires unique keys, but PyYAML keeps the last one and silently drops the
-    first: ``dependsOn: [a]`` ... ``dependsOn: [b]`` would lose ``a``.
+    first: ``dependsOn: [a]`` ... ``dependsOn: [b]`` would lose ``a``. An alias is a
+    reference: ten aliases of ten aliases of ... ("billion laughs") make 10**9 values
+    from a few hundred bytes, which every later walk over the data would visit.
     """
 
+    # A document with no anchor (`&name`) has no alias: the walk is skipped.
+    may_alias = True
+
+    def get_single_node(self) -> yaml.Node | None:
+        node: yaml.Node | None = super().get_single_node()
+        if node is not None and self.may_alias:
+            _check_aliases(node)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # `2024-13-01`, 5,000 digits, `!!float x`, `!!int ''`
+            kind = node.tag.rsplit(":", 1)[-1]
+            if "digits" in str(exc):
+                reason = "it has too many digits"
+            elif isinstance(exc, ValueError):
+                reason = str(exc)
+            else:
+                shown = node.value[:60] if isinstance(node.value, str) else "this"
+                reason = f"{shown!r} is not one"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this {kind}: {reason}", node.start_mark
+            ) from None
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # `!!map x`: PyYAML says what is wrong
+            return super().construct_mapping(node, deep=deep)
         seen: set[tuple[str, str]] = set()
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
@@ -73,6 +105,72 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# Values that aliases may add to a document beyond the ones written: far more than any
+# workflow repeats, far less than what would take minutes to walk.
+MAX_ALIAS_EXPANSION = 1_000_000
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Refuse a node graph with a cycle (an alias inside its own anchor) or whose aliases
+    expand to over ``MAX_ALIAS_EXPANSION`` more values than the graph holds. Iterative:
+    a document nested as deep as the parser allows must not overflow the stack here."""
+    # Capped, so that sizes stay small numbers: a document within the limit has no
+    # node, its root included, that expands to more than this.
+    cap = _count_nodes(root) + MAX_ALIAS_EXPANSION + 1
+    sizes: dict[int, int] = {}  # id(node) -> values it expands to (capped)
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = min(cap, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in sizes:
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "an alias refers to itself from inside its own anchor (a recursive structure)",
+                    child.start_mark,
+                )
+            stack.append((child, False))
+    if sizes[id(root)] - len(sizes) > MAX_ALIAS_EXPANSION:
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"its aliases expand to more than {MAX_ALIAS_EXPANSION:,} values; write the "
+            "repeated parts with fewer aliases of aliases",
+            None,
+        )
+
+
+def _count_nodes(root: yaml.Node) -> int:
+    """The distinct nodes of a graph (an alias is the node it refers to)."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for child in _children(stack.pop()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return len(seen)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class _DuplicateKey(Exception):
@@ -102,8 +200,16 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
             ) from None
         except RecursionError:
             raise LoadError(Problem("invalid JSON: nested too deeply", file)) from None
+        except ValueError as exc:  # a number of over 4,300 digits (int's own limit)
+            reason = "a number has too many digits" if "digits" in str(exc) else str(exc)
+            raise LoadError(Problem(f"invalid JSON: {reason}", file)) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+        loader = _UniqueKeyLoader(text)  # a SafeLoader: no arbitrary objects
+        loader.may_alias = "&" in text
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
