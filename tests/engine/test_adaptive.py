@@ -1,6 +1,7 @@
 """Adaptive concurrency (issue 5): ``maxConcurrent: auto`` moves a pool's limit by AIMD.
-The controller is plain arithmetic on the latencies it is told; the pool tests run on
-looptime's fake clock or drive steps with events."""
+The controller is plain arithmetic on the latencies it is told. The pool tests run on
+looptime's fake clock: a call's latency is what its timers say (0 here), never how busy
+the machine is, so no call is "slow" by accident."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def test_a_lasting_change_in_latency_becomes_the_usual_one() -> None:
     assert aimd.statistics().raised >= 1
 
 
+@pytest.mark.looptime
 async def test_a_pool_at_auto_grows_while_calls_succeed(probe: Probe) -> None:
     steps = [step(f"s{i}", pool="api") for i in range(40)]
     auto = {"auto": True, "min": 1, "max": 4, "initial": 2}
@@ -108,6 +110,7 @@ async def test_a_pool_at_auto_grows_while_calls_succeed(probe: Probe) -> None:
     assert result.stats["pools"]["api"]["maxConcurrent"] == 4
 
 
+@pytest.mark.looptime
 async def test_a_lowered_limit_takes_effect_as_slots_come_back(probe: Probe) -> None:
     auto = {"auto": True, "min": 1, "max": 8, "initial": 4}
     first = [step("bad", pool="api", fail="x")] + [
@@ -135,6 +138,7 @@ async def test_a_lowered_limit_takes_effect_as_slots_come_back(probe: Probe) -> 
     assert probe.peak <= 2
 
 
+@pytest.mark.looptime
 async def test_a_worker_pool_can_adapt() -> None:
     pool = plait.WorkerPool(adaptive=AdaptiveSpec(1, 3, 1))
 
