@@ -4,6 +4,7 @@ choice on the command line and in Python."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -86,3 +87,36 @@ def test_without_dask_installed_a_dask_executor_is_one_line_install_hint(
         assert outcome.stderr.splitlines()[0] == f"error: {where}{hint}"
     with pytest.raises(ExecutorUnavailable, match=hint.replace("[", r"\[").replace("]", r"\]")):
         plait.load(in_file).create_run()
+
+
+def test_the_command_line_runs_and_resumes_on_another_executor(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = write("gate", "").parent / "open"
+    path = write(
+        "wf.yaml",
+        f"""\
+        name: switch
+        steps:
+          - {{id: a, tool: python, input: {{function: "executors.work:pid"}}}}
+          - id: b
+            dependsOn: [a]
+            tool: python
+            input: {{function: "executors.work:count", args: {{file: "{gate}.log",
+                     fail_unless: "{gate}"}}}}
+        """,
+    )
+    monkeypatch.chdir(path.parent)
+    store = str(path.parent / "runs.db")
+    cli = CliRunner()
+    first = cli.invoke(app, ["run", str(path), "--executor", "process", "--store", store, "--json"])
+    assert first.exit_code == 1, first.output
+    document = json.loads(first.stdout)
+    assert document["steps"]["a"]["output"] != os.getpid()  # in a worker process
+    gate.touch()
+    args = ["resume", document["run_id"], "--from-failure", "--executor", "local"]
+    resumed = cli.invoke(app, [*args, "--store", store, "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    again = json.loads(resumed.stdout)
+    assert again["steps"]["a"]["output"] == document["steps"]["a"]["output"]  # reused
+    assert again["steps"]["b"]["output"] == 2  # run here, the second time
