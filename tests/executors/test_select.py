@@ -120,3 +120,13 @@ def test_the_command_line_runs_and_resumes_on_another_executor(
     again = json.loads(resumed.stdout)
     assert again["steps"]["a"]["output"] == document["steps"]["a"]["output"]  # reused
     assert again["steps"]["b"]["output"] == 2  # run here, the second time
+
+
+async def test_an_executor_starts_only_for_a_call_it_must_carry_out() -> None:
+    pytest.importorskip("distributed", reason="the dask executor needs dask.distributed")
+    wf = workflow({"id": "e", "tool": "echo", "input": 1}, py("a", "async_pid"))
+    # Nothing listens there: a connection would fail (after 30 s). Async calls stay on
+    # the event loop, so none is tried.
+    result = await wf.run(executor="dask://127.0.0.1:9")
+    assert result.status is plait.RunStatus.SUCCEEDED, result.error
+    assert result.steps["a"].output == os.getpid()

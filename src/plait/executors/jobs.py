@@ -53,19 +53,30 @@ def _pickle(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def stays_here(tool: Tool, value: Any, ctx: StepContext | None) -> bool:
+    """Whether a call runs on the event loop whatever the executor: an async tool (the
+    built-ins among them), or the python tool with a coroutine function."""
+    if tool.fn is PYTHON.fn:
+        target, _, _ = call_args(value)
+        return inspect.iscoroutinefunction(resolve_function(target, _folder(ctx)))
+    return tool.is_async or tool.fn.__module__.startswith("plait.tools.builtin")
+
+
+def _folder(ctx: StepContext | None) -> str | None:
+    return str(ctx.workflow_dir) if ctx is not None and ctx.workflow_dir is not None else None
+
+
 def job_for(tool: Tool, value: Any, ctx: StepContext | None, dumps: Dumps = _pickle) -> Job | None:
     """The job that runs ``tool`` with ``value`` elsewhere, or ``None`` for a call that
-    stays on the event loop (an async tool, or a coroutine function)."""
+    stays on the event loop (``stays_here``)."""
+    if stays_here(tool, value, ctx):
+        return None
     step = ctx.node_id if ctx is not None else tool.name
-    folder = str(ctx.workflow_dir) if ctx is not None and ctx.workflow_dir is not None else None
+    folder = _folder(ctx)
     fields: ContextFields | None = None
     target: str | Callable[..., Any]
     if tool.fn is PYTHON.fn:
         target, args, kwargs = call_args(value)
-        if inspect.iscoroutinefunction(resolve_function(target, folder)):
-            return None
-    elif tool.is_async or tool.fn.__module__.startswith("plait.tools.builtin"):
-        return None
     else:
         target = tool.fn
         args, kwargs = tool.bind(value, None)

@@ -6,9 +6,10 @@
       > local
 
 The engine asks ``pick(node.executor)`` for each call and never learns which executor
-it got. Each executor opens on first use, under one ``AsyncExitStack``: a run whose
-steps all stay local never starts a process or connects to a cluster. Equal specs share
-one executor for the whole run, its maps and loops included.
+it got. Each executor opens on the first call it must carry out, under one
+``AsyncExitStack``: a run whose calls all stay on the event loop (async tools) never
+starts a process or connects to a cluster, whatever it asked for. Equal specs share one
+executor for the whole run, its maps and loops included.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plait.compiler.plan import Plan
 from plait.definition.executor import LOCAL, ExecutorSpec
 from plait.errors import Problem, StepFailed, WorkflowError
 from plait.executors.base import Executor, ExecutorUnavailable
+from plait.executors.jobs import stays_here
 from plait.executors.local import LocalExecutor
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -180,6 +182,8 @@ class _Lazy:
         return None
 
     async def call(self, tool: Tool, value: Any, ctx: StepContext | None) -> Any:
+        if stays_here(tool, value, ctx):  # no need to start it for this call
+            return await self._executors.local.call(tool, value, ctx)
         try:
             executor = await self._executors.open(self._spec)
         except WorkflowError as exc:  # a fresh error per step: the engine fills in its step
