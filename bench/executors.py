@@ -5,7 +5,8 @@ plait's three executors and on Dask's own ``client.map``, in one invocation.
     python -m bench.executors --quick    # 400 steps, best of 2
     python -m bench.executors --json     # the figures as JSON on stdout
 
-Rows (each the best of the repeats, after one untimed warm-up run of the same kind):
+Rows (each the best of the repeats, after one untimed warm-up run of each; the
+repeats go round the rows, so that load from elsewhere falls on all of them):
 
     local     plait, ``executor: local``: the ``python`` tool's function in the run's
               threads (64), which take turns on the GIL
@@ -31,6 +32,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -73,15 +75,20 @@ def workflow(steps: int, n: int) -> Any:
     return wf
 
 
-async def best_of(repeat: int, once: Callable[[], Awaitable[None]]) -> float:
-    await once()  # warm-up: imports in the workers, the fork server, the connection
-    times = []
+async def best_of(repeat: int, rows: dict[str, Callable[[], Awaitable[None]]]) -> dict[str, float]:
+    """The best time of each row. Rounds interleave the rows (local, process, dask,
+    client.map, local, ...), so a burst of load from elsewhere slows one round of every
+    row rather than every run of one row."""
+    for once in rows.values():
+        await once()  # warm-up: imports in the workers, the fork server, the connection
+    best = dict.fromkeys(rows, float("inf"))
     for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        await once()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for row, once in rows.items():
+            gc.collect()
+            start = time.perf_counter()
+            await once()
+            best[row] = min(best[row], time.perf_counter() - start)
+    return best
 
 
 async def measure(steps: int, repeat: int, workers: int, address: str) -> dict[str, float]:
@@ -91,27 +98,31 @@ async def measure(steps: int, repeat: int, workers: int, address: str) -> dict[s
     wf = workflow(steps, n)
     expected = burn(n)
 
-    async def plait_run(executor: Any) -> None:
-        result = await wf.run(executor=executor)
-        assert result.status.value == "succeeded", result.error
-        check(result.steps["m"].output)
-
     def check(outputs: list[int]) -> None:
         assert len(outputs) == steps
         assert outputs[0] == expected
 
-    figures = {"steps": float(steps), "n": float(n), "workers": float(workers)}
-    figures["local"] = await best_of(repeat, lambda: plait_run("local"))
-    process = {"type": "process", "workers": workers}
-    figures["process"] = await best_of(repeat, lambda: plait_run(process))
-    figures["dask"] = await best_of(repeat, lambda: plait_run(address))
+    def plait_run(executor: Any) -> Callable[[], Awaitable[None]]:
+        async def once() -> None:
+            result = await wf.run(executor=executor)
+            assert result.status.value == "succeeded", result.error
+            check(result.steps["m"].output)
+
+        return once
+
     async with distributed.Client(address, asynchronous=True) as client:
 
         async def plain_map() -> None:
             check(await client.gather(client.map(burn, [n] * steps, pure=False)))
 
-        figures["client.map"] = await best_of(repeat, plain_map)
-    return figures
+        rows = {
+            "local": plait_run("local"),
+            "process": plait_run({"type": "process", "workers": workers}),
+            "dask": plait_run(address),
+            "client.map": plain_map,
+        }
+        best = await best_of(repeat, rows)
+    return {"steps": float(steps), "n": float(n), "workers": float(workers), **best}
 
 
 def start_cluster(workers: int) -> tuple[subprocess.Popen[str], str]:
@@ -137,6 +148,9 @@ def serve_cluster(workers: int) -> None:
 
 def report(figures: dict[str, float]) -> None:
     steps = int(figures["steps"])
+    print(
+        f"load average before / after: {figures['load_before']:.2f} / {figures['load_after']:.2f}"
+    )
     print(
         f"E1 {steps:,} CPU-bound steps (~{STEP_MS:g} ms each: burn({int(figures['n']):,})), "
         f"{int(figures['workers'])} workers"
@@ -169,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (2 if args.quick else 3)
     workers = default_workers()
     helper, address = start_cluster(workers)
+    load_before = os.getloadavg()[0]
     try:
         figures = asyncio.run(measure(steps, repeat, workers, address))
+        figures["load_before"], figures["load_after"] = load_before, os.getloadavg()[0]
     finally:
         if helper.stdin is not None:
             helper.stdin.close()  # the helper closes its cluster and exits
