@@ -43,10 +43,19 @@ class Problem:
     def render(self) -> str:
         where = [self.file or "<workflow>"]
         if self.step is not None:
-            where.append(f"step '{self.step}'")
+            where.append(f"step '{_short(self.step)}'")
         if self.key is not None:
-            where.append(f"key '{self.key}'")
-        return f"{': '.join(where)}: {self.message}"
+            where.append(f"key '{_short(self.key)}'")
+        return f"{': '.join(where)}: {_short(self.message, 1000)}"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """A one-line message stays readable when a file names a megabyte-long key or id:
+    the middle of anything longer than ``limit`` is cut, saying how much."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}…[{len(text) - 2 * keep:,} characters]…{text[-keep:]}"
 
 
 class PlaitError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -289,3 +290,14 @@ def test_input_without_default_is_required() -> None:
     loaded = parse_definition({"name": "w", "inputs": {"n": {"type": "integer"}}, "steps": []})
     assert loaded.definition is not None
     assert loaded.definition.inputs["n"].is_required
+
+
+def test_a_megabyte_long_unknown_key_is_reported_in_a_readable_line(tmp_path: Path) -> None:
+    path = tmp_path / "long.json"
+    key = "k" * 1_000_000
+    path.write_text(json.dumps({"name": "w", "steps": [{"id": "a", "tool": "echo", key: 1}]}))
+    problems = load_definition(path).problems
+    assert problems
+    line = problems[0].render()
+    assert len(line) < 2_000
+    assert "characters]" in line
