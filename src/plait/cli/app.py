@@ -204,6 +204,14 @@ def _finish(the_run: Run, as_json: bool) -> None:
     except StoreError as exc:
         raise _fail_store(exc) from None
     _print_result(result, as_json)
+    if result.status is RunStatus.PAUSED:
+        signals = the_run.waiting_for
+        err.print(
+            f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
+            f"{result.run_id} --input {signals[0] if signals else 'NAME'}=VALUE",
+            markup=False,
+            soft_wrap=True,
+        )
     # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
     ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
     code = EXIT_OK if ok else EXIT_RUN_FAILED
@@ -238,21 +246,6 @@ def _print_result(result: RunResult, as_json: bool) -> None:
         sys.stdout.flush()
     else:
         render_summary(out, result)
-    if result.status is RunStatus.PAUSED:
-        signals = sorted(
-            {
-                step.reason.removeprefix("waiting for signal ").strip("'")
-                for step in result.steps.values()
-                if step.reason and step.reason.startswith("waiting for signal ")
-            }
-        )
-        first = signals[0] if signals else "NAME"
-        err.print(
-            f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
-            f"{result.run_id} --input {first}=VALUE",
-            markup=False,
-            soft_wrap=True,
-        )
 
 
 async def _execute(the_run: Run, show_progress: bool) -> RunResult:

@@ -335,6 +335,11 @@ class Run:
         if timer is not None:
             timer.cancel()
 
+    @property
+    def waiting_for(self) -> list[str]:
+        """The signals the ``wait`` steps of a paused run wait for."""
+        return sorted({st.node.signal for st in self.root.waiting})
+
     def _check_pause(self) -> None:
         """Soon (once what is ending has ended), pause if only waits are left."""
         if not self._pause_check:

@@ -21,6 +21,7 @@ inputs.s == 'x'`` 3.4 µs.
 from __future__ import annotations
 
 import operator
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,14 +41,15 @@ from plait.expressions.values import (
 Names = Iterator[tuple[str, tuple[str | int, ...]]]
 
 
-class Node:
+class Node(ABC):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
         self.text = text
 
+    @abstractmethod
     def evaluate(self, scope: Scope) -> Any:
-        raise NotImplementedError
+        """The expression's value in ``scope``; ``ExpressionError`` if it has none."""
 
     def names(self) -> Names:
         return iter(())
