@@ -23,6 +23,21 @@ def py(id: str, fn: str, args: Any = None, **keys: Any) -> dict[str, Any]:
     }
 
 
+def failing_steps() -> list[dict[str, Any]]:
+    """A plain failure and a typed one retried once: what an executor must report as the
+    local executor does (type, message, attempts)."""
+    return [
+        py("plain", "fail", {"message": "bad input"}, continueOnError=True),
+        py(
+            "typed",
+            "fail_typed",
+            {"kind": "Flaky"},
+            continueOnError=True,
+            retry={"maxAttempts": 2, "backoff": {"initial": 0}, "retryOn": ["Flaky"]},
+        ),
+    ]
+
+
 def workflow(*steps: dict[str, Any], **settings: Any) -> plait.Workflow:
     return plait.Workflow.from_dict({"name": "executors", "steps": list(steps), **settings})
 

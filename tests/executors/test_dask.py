@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 import plait
-from executors.conftest import pid_in, py, statuses, until_exists, workflow
+from executors.conftest import failing_steps, pid_in, py, statuses, until_exists, workflow
 from plait.cli.app import app
 
 distributed = pytest.importorskip(
@@ -89,14 +89,7 @@ async def test_groups_and_maps_run_on_the_cluster(cluster: str) -> None:
 
 async def test_failures_keep_their_type_and_retries_on_the_cluster(cluster: str) -> None:
     wf = workflow(
-        py("plain", "fail", {"message": "bad input"}, continueOnError=True),
-        py(
-            "typed",
-            "fail_typed",
-            {"kind": "Flaky"},
-            continueOnError=True,
-            retry={"maxAttempts": 2, "backoff": {"initial": 0}, "retryOn": ["Flaky"]},
-        ),
+        *failing_steps(),
         {"id": "sync_tool", "tool": "exec_sync", "input": {"x": 2}},
     )
     local = await wf.run()

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 import plait
-from executors.conftest import alive, pid_in, py, statuses, until_exists, workflow
+from executors.conftest import (
+    alive,
+    failing_steps,
+    pid_in,
+    py,
+    statuses,
+    until_exists,
+    workflow,
+)
 from plait.executors.process import ProcessExecutor
 
 ONE_WORKER = {"type": "process", "workers": 1}
@@ -70,14 +78,7 @@ async def test_only_plain_callables_leave_the_event_loop() -> None:
 
 async def test_errors_come_back_as_the_local_executor_reports_them() -> None:
     wf = workflow(
-        py("plain", "fail", {"message": "bad input"}, continueOnError=True),
-        py(
-            "typed",
-            "fail_typed",
-            {"kind": "Flaky"},
-            continueOnError=True,
-            retry={"maxAttempts": 2, "backoff": {"initial": 0}, "retryOn": ["Flaky"]},
-        ),
+        *failing_steps(),
     )
     local = await wf.run()
     remote = await wf.run(executor="process")
