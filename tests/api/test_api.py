@@ -136,6 +136,24 @@ def test_public_names_are_exported_and_report_plait() -> None:
     assert {"load", "Workflow", "tool", "run_sync", "WorkerPool", "RunResult"} <= set(plait.__all__)
 
 
+def test_a_run_handle_shows_only_its_public_surface() -> None:
+    """``plait.Run`` is what a caller holds: the engine's plumbing is not on it."""
+    public = {name for name in dir(plait.Run) if not name.startswith("_")}
+    assert public == {
+        "attach_recorder",
+        "cancel",
+        "counts",
+        "execute",
+        "plan",
+        "pools",
+        "resources",
+        "run_id",
+        "running",
+        "status",
+        "waiting_for",
+    }
+
+
 def test_every_module_imports() -> None:
     for info in pkgutil.walk_packages(plait.__path__, "plait."):
         if info.name == "plait.__main__":

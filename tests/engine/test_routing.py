@@ -6,6 +6,7 @@ for live branches; a merge after a switch runs once; skips go through groups.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -215,6 +216,91 @@ async def test_on_error_handler_is_skipped_when_the_step_succeeds(probe: Probe) 
     assert (
         result.steps["fallback"].reason == "'fetch' did not fail (this step is its onError route)"
     )
+
+
+CONTROL_EDGES_YAML = """
+name: control-edges
+steps:
+  - {id: classify, tool: echo, input: {size: small}}
+  - id: route
+    dependsOn: [classify]
+    switch:
+      - {when: "${classify.output.size == 'large'}", next: large}
+      - {default: small}
+  - {id: large, tool: echo, input: "large got ${classify.output.size}"}
+  - {id: small, tool: echo, input: "small got ${classify.output.size}"}
+"""
+
+
+async def test_a_switch_route_not_taken_does_not_run_though_it_reads_upstream_data(
+    tmp_path: Any,
+) -> None:
+    path = tmp_path / "route.yaml"
+    path.write_text(CONTROL_EDGES_YAML)
+    result = await plait.load(path).run()
+    assert result.status is plait.RunStatus.SUCCEEDED
+    assert result.steps["route"].output == "small"
+    assert result.steps["small"].output == "small got small"
+    assert result.steps["large"].status is plait.StepStatus.SKIPPED
+    assert result.steps["large"].reason == "switch 'route' did not choose this route"
+
+
+async def test_an_on_error_handler_that_reads_upstream_data_does_not_run_on_success(
+    probe: Probe,
+) -> None:
+    wf = workflow(
+        step("load", output={"rows": 3}),
+        {**step("fetch", dependsOn=["load"]), "onError": "fallback"},
+        {**step("fallback", output="${load.output.rows}"), "dependsOn": ["load"]},
+    )
+    result = await wf.run()
+    assert result.status is plait.RunStatus.SUCCEEDED
+    assert statuses(result) == {"load": "succeeded", "fetch": "succeeded", "fallback": "skipped"}
+    assert "fallback" not in probe.started_names
+    assert (
+        result.steps["fallback"].reason == "'fetch' did not fail (this step is its onError route)"
+    )
+
+
+async def test_an_on_error_handler_that_reads_upstream_data_runs_on_failure(
+    probe: Probe,
+) -> None:
+    wf = workflow(
+        step("load", output={"rows": 3}),
+        {**step("fetch", fail="down", dependsOn=["load"]), "onError": "fallback"},
+        {**step("fallback", output="${load.output.rows}"), "dependsOn": ["load"]},
+    )
+    result = await wf.run()
+    assert statuses(result) == {"load": "succeeded", "fetch": "failed", "fallback": "succeeded"}
+    assert result.steps["fallback"].output == 3
+
+
+@pytest.mark.parametrize(
+    ("fail_a", "fail_b", "ran"),
+    [(True, False, True), (False, True, True), (True, True, True), (False, False, False)],
+)
+async def test_one_handler_for_two_steps_runs_once_after_both_when_either_fired(
+    probe: Probe, fail_a: bool, fail_b: bool, ran: bool
+) -> None:
+    wf = workflow(
+        {**step("a", wait="go-a", fail="a broke" if fail_a else None), "onError": "handler"},
+        {**step("b", wait="go-b", fail="b broke" if fail_b else None), "onError": "handler"},
+        step("handler", output="${error.step}"),
+    )
+    task = asyncio.create_task(wf.run())
+    await probe.started("a")
+    await probe.started("b")
+    probe.release("go-a")
+    await probe.ended("a")
+    assert "handler" not in probe.started_names  # b has not ended: the handler waits
+    probe.release("go-b")
+    result = await task
+    assert probe.started_names.count("handler") == (1 if ran else 0)
+    assert result.steps["handler"].status is (
+        plait.StepStatus.SUCCEEDED if ran else plait.StepStatus.SKIPPED
+    )
+    if ran:  # the first failure routed to it is the one it handles
+        assert result.steps["handler"].output == ("a" if fail_a else "b")
 
 
 async def test_a_failing_handler_fails_the_run(probe: Probe) -> None:

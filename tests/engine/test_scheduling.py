@@ -9,7 +9,7 @@ import plait
 from helpers.probe import Probe, statuses, step, workflow
 from plait.compiler import compile_definition
 from plait.definition import parse_definition
-from plait.engine.ready import Edge, ReadyQueue, Verdict
+from plait.engine.ready import Edge, ReadyQueue, Readiness
 
 
 async def test_independent_steps_start_at_once(probe: Probe) -> None:
@@ -141,15 +141,15 @@ def test_ready_queue_protocol() -> None:
     q = ReadyQueue(plan)
     a, b, c = (plan.index[x] for x in "abc")
     assert q.initial() == [a, b]
-    assert q.resolve(c, Edge.LIVE, a) is Verdict.WAIT
-    assert q.resolve(c, Edge.LIVE, b) is Verdict.READY
+    assert q.resolve(c, Edge.LIVE, a) is Readiness.WAIT
+    assert q.resolve(c, Edge.LIVE, b) is Readiness.READY
     q2 = ReadyQueue(plan)
-    assert q2.resolve(c, Edge.DEAD, a) is Verdict.WAIT
-    assert q2.resolve(c, Edge.LIVE, b) is Verdict.READY  # one live edge is enough
+    assert q2.resolve(c, Edge.DEAD, a) is Readiness.WAIT
+    assert q2.resolve(c, Edge.LIVE, b) is Readiness.READY  # one live edge is enough
     q3 = ReadyQueue(plan)
     q3.resolve(c, Edge.DEAD, a)
-    assert q3.resolve(c, Edge.DEAD, b) is Verdict.SKIP  # every edge dead
+    assert q3.resolve(c, Edge.DEAD, b) is Readiness.SKIP  # every edge dead
     q4 = ReadyQueue(plan)
     q4.resolve(c, Edge.BLOCKED, a)
-    assert q4.resolve(c, Edge.LIVE, b) is Verdict.SKIP  # a failed dependency blocks
+    assert q4.resolve(c, Edge.LIVE, b) is Readiness.SKIP  # a failed dependency blocks
     assert q4.skip_cause(c) == (a, Edge.BLOCKED)

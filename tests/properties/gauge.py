@@ -110,18 +110,19 @@ class Gauge:
 
 
 def state_of(run: Run, node_id: str) -> StepState | None:
+    states = run._graph.states  # the engine's own records (a test looks inside)
     index = run.plan.index.get(node_id)
-    if index is not None and run.states[index].node_id == node_id:
-        return run.states[index]
-    for st in run.nested:
+    if index is not None and states[index].node_id == node_id:
+        return states[index]
+    for st in run._session.nested:
         if st.node_id == node_id:
             return st
     return None
 
 
 def all_states(run: Run) -> Iterator[StepState]:
-    yield from run.states
-    yield from run.nested
+    yield from run._graph.states
+    yield from run._session.nested
 
 
 _current: Gauge | None = None

@@ -77,7 +77,7 @@ class Progress:
     def _view(self) -> Group:
         run = self.run
         counts = run.counts()
-        total = len(run.states)
+        total = sum(counts.values())
         ended = sum(counts[s] for s in StepStatus if s.terminal)
         elapsed = time.monotonic() - self._started
         head = Text.assemble(
@@ -92,7 +92,7 @@ class Progress:
             for status in StepStatus
             if counts[status]
         )
-        running = [st.node.id for st in run.states if st.status is StepStatus.RUNNING]
+        running = run.running()
         lines: list[Any] = [head, bar, tally]
         if running:
             more = (

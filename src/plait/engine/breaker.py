@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from plait.compiler.reliability import BreakerSpec
-from plait.engine.monitor import POOL_LOG, loop_time
+from plait.engine.deadlines import loop_time
+from plait.engine.monitor import POOL_LOG
 from plait.errors import CircuitOpen
 
 

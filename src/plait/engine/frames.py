@@ -17,20 +17,20 @@ hold inside bodies exactly as outside. Neither scope holds a worker slot.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from plait.compiler.inputs import bind_inputs
 from plait.compiler.plan import NodeKind
 from plait.definition.models import WaitStrategy
+from plait.engine.deadlines import Deadline
 from plait.engine.state import Frame, FrameScope, ResultScope, StepState
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
 from plait.errors import InputError, PlaitError, RunError, StepFailed, StepTimedOut
 from plait.status import RunStatus, StepStatus
 
 if TYPE_CHECKING:
-    from plait.engine.run import Run
+    from plait.engine.protocols import Host as Run
 
 MAX_ITEMS = 10_000_000
 
@@ -49,7 +49,7 @@ class _FrameScope(ABC):
         self.node = state.node
         self.live: dict[int, Run] = {}
         self.decided = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Deadline | None = None
         self._busy = False  # a trampoline: children that end at once never recurse
         self._again = False
         self._begun = False
@@ -57,7 +57,7 @@ class _FrameScope(ABC):
     def start(self) -> None:
         node = self.node
         if node.timeout is not None:
-            self.timer = asyncio.get_running_loop().call_later(node.timeout, self._timed_out)
+            self.timer = self.run.session.deadlines.after(node.timeout, self._timed_out)
         self.advance()
 
     @abstractmethod
@@ -458,7 +458,9 @@ class DynamicGroupScope(_FrameScope):
         run = self.run
         what = f"dynamic group '{node.group_id}'"
         try:
-            entries = node.dynamic(GroupContext(run.scope_for(self.state), run.inputs, run.run_id))  # type: ignore[misc]
+            session = run.session
+            context = GroupContext(run.scope_for(self.state), session.inputs, session.run_id)
+            entries = node.dynamic(context)  # type: ignore[misc]
         except PlaitError:
             raise
         except Exception as exc:
@@ -472,7 +474,7 @@ class DynamicGroupScope(_FrameScope):
                 f"{type(entries).__name__}",
                 type="DynamicGroupError",
             )
-        visible = frozenset(run.plan.index) | frozenset(run.root.plan.index)
+        visible = frozenset(run.plan.index) | frozenset(run.session.plan.index)
         try:
             self.plans = compile_members(list(entries), run.plan, visible, run.frame is not None)
         except PlaitError as exc:

@@ -11,19 +11,19 @@ timeline::
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from plait.compiler.plan import Node
 from plait.definition.models import WaitStrategy
+from plait.engine.deadlines import Deadline
 from plait.engine.state import ResultScope, StepState
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
 from plait.errors import PlaitError, RunError, StepFailed
 from plait.status import StepStatus
 
 if TYPE_CHECKING:
-    from plait.engine.run import Run
+    from plait.engine.protocols import Host
 
 
 class GroupScope:
@@ -39,7 +39,7 @@ class GroupScope:
         "timer",
     )
 
-    def __init__(self, run: Run, state: StepState) -> None:
+    def __init__(self, run: Host, state: StepState) -> None:
         self.run = run
         self.state = state
         self.node: Node = state.node
@@ -48,7 +48,7 @@ class GroupScope:
         self.in_flight = 0
         self.queued: deque[StepState] = deque()
         self.decided = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Deadline | None = None
 
     # -- the window ---------------------------------------------------------------
 
@@ -109,7 +109,12 @@ class GroupScope:
         for member_index in node.members:
             member = self.run.states[member_index]
             if not member.done:
-                self.run.cancel_node(member, StepStatus.CANCELLED, StepStatus.CANCELLED, reason)
+                self.run.cancel_node(
+                    member,
+                    if_started=StepStatus.CANCELLED,
+                    if_waiting=StepStatus.CANCELLED,
+                    reason=reason,
+                )
         # The winner: any's first success; race's first to end, whether it won or lost.
         winner = None
         if node.strategy is WaitStrategy.RACE or (

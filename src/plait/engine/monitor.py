@@ -10,33 +10,37 @@ with logging off pays one method call per step and no formatting.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from plait.engine.pools import WorkerPool
     from plait.engine.state import StepState
+
+
+class PoolView(Protocol):
+    """What a log record says of a pool (``WorkerPool`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> int: ...
+    @property
+    def max_concurrent(self) -> int: ...
+    @property
+    def queue_size(self) -> int | None: ...
+
 
 POOL_LOG = logging.getLogger("plait.pool")
 PARALLEL_LOG = logging.getLogger("plait.parallel")
 DEBUG, INFO, WARNING = logging.DEBUG, logging.INFO, logging.WARNING
 
 
-def loop_time() -> float:
-    """The running event loop's clock (a test's fake one under looptime), else monotonic."""
-    try:
-        return asyncio.get_running_loop().time()
-    except RuntimeError:
-        return time.monotonic()
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-def slot_granted(pool: WorkerPool, st: StepState) -> None:
+def slot_granted(pool: PoolView, st: StepState) -> None:
     """DEBUG ``slot_granted``: ``wait`` is how long the step queued for its slot."""
     wait = _ms(time.time() - st.queued_at) if st.queued_at is not None else 0.0
     POOL_LOG.debug(
@@ -50,7 +54,7 @@ def slot_granted(pool: WorkerPool, st: StepState) -> None:
     )
 
 
-def slot_released(pool: WorkerPool, st: StepState, why: str) -> None:
+def slot_released(pool: PoolView, st: StepState, why: str) -> None:
     """DEBUG ``slot_released``: ``duration`` is how long the step held the slot."""
     held = _ms(time.time() - st.started_at) if st.started_at is not None else 0.0
     POOL_LOG.debug(
@@ -69,7 +73,7 @@ def slot_released(pool: WorkerPool, st: StepState, why: str) -> None:
     )
 
 
-def queue_full(pool: WorkerPool, step: str | None) -> None:
+def queue_full(pool: PoolView, step: str | None) -> None:
     """WARNING ``queue_full``: a step was rejected with ``PoolFull``."""
     if POOL_LOG.isEnabledFor(WARNING):
         POOL_LOG.warning(
@@ -81,7 +85,7 @@ def queue_full(pool: WorkerPool, step: str | None) -> None:
         )
 
 
-def limit_changed(pool: WorkerPool, previous: int, reason: str) -> None:
+def limit_changed(pool: PoolView, previous: int, reason: str) -> None:
     """INFO ``limit_raised`` / ``limit_lowered``: an adaptive pool moved its limit."""
     if POOL_LOG.isEnabledFor(INFO):
         event = "limit_raised" if pool.max_concurrent > previous else "limit_lowered"

@@ -31,7 +31,8 @@ from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.models import WaitStrategy
 from plait.engine.adaptive import AdaptiveLimit, AdaptiveStats
 from plait.engine.breaker import BreakerStats, CircuitBreaker
-from plait.engine.monitor import limit_changed, loop_time, queue_full
+from plait.engine.deadlines import loop_time
+from plait.engine.monitor import limit_changed, queue_full
 from plait.engine.ratelimit import BucketStats, TokenBucket
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
 from plait.errors import CircuitOpen, PoolFull, StepTimedOut

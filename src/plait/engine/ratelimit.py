@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from plait.engine.monitor import loop_time
+from plait.engine.deadlines import loop_time
 
 # A token that is 1e-9 short is there: floating error in ``delay`` must not make a
 # timer fire a hair early and find nothing.

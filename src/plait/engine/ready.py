@@ -7,8 +7,13 @@ O(out-degree), with no rescans and no layers. Dead-path elimination lives here:
     edge DEAD     the source was skipped by routing or cancelled as a group's loser
     edge BLOCKED  the source failed: whoever needs it cannot run
 
-A node with a BLOCKED edge is skipped; a node whose every edge is DEAD is skipped; a
-node with at least one LIVE edge and no BLOCKED one runs once all its edges resolved.
+Once every edge into a node has resolved:
+
+- a BLOCKED edge skips it;
+- a node reached by control edges (a ``switch`` case's ``next``, an ``onError``
+  handler) runs only if at least one of them fired (is LIVE), whatever data edges it
+  also has: a route that was not taken does not run because it reads upstream data;
+- otherwise it runs if at least one edge is LIVE, and is skipped if every one is DEAD.
 """
 
 from __future__ import annotations
@@ -24,43 +29,60 @@ class Edge(IntEnum):
     BLOCKED = 2
 
 
-class Verdict(IntEnum):
+class Readiness(IntEnum):
+    """What one resolved edge means for its target."""
+
     WAIT = 0
     READY = 1
     SKIP = 2
 
 
 class ReadyQueue:
-    __slots__ = ("_cause", "_cause_edge", "_live", "_remaining")
+    __slots__ = ("_cause", "_cause_edge", "_control", "_fired", "_live", "_remaining", "_routes")
 
     def __init__(self, plan: Plan) -> None:
-        self._remaining = [node.in_degree for node in plan.nodes]
-        self._live = [0] * len(plan.nodes)
-        self._cause: list[int | None] = [None] * len(plan.nodes)
-        self._cause_edge = [Edge.LIVE] * len(plan.nodes)
+        nodes = plan.nodes
+        self._remaining = [node.in_degree for node in nodes]
+        self._live = [0] * len(nodes)
+        self._cause: list[int | None] = [None] * len(nodes)
+        self._cause_edge = [Edge.LIVE] * len(nodes)
+        # control edges: how many reach each node, how many of those fired
+        self._routes = [node.routed for node in nodes]
+        self._control = [0] * len(nodes)
+        for node in nodes:
+            for target in node.routed:
+                self._control[target] += 1
+        self._fired = [0] * len(nodes)
 
     def initial(self) -> list[int]:
         """Nodes with nothing to wait for: they start at once."""
         return [i for i, n in enumerate(self._remaining) if n == 0]
 
-    def resolve(self, target: int, edge: Edge, source: int) -> Verdict:
+    def resolve(self, target: int, edge: Edge, source: int) -> Readiness:
         """One edge into ``target`` resolved; say whether ``target`` can now start."""
         remaining = self._remaining[target] - 1
+        if remaining < 0:
+            raise ValueError(f"node {target}: an edge from {source} resolved after all had")
         self._remaining[target] = remaining
+        control = self._control[target] > 0 and target in self._routes[source]
         if edge is Edge.LIVE:
             self._live[target] += 1
+            if control:
+                self._fired[target] += 1
         elif edge is Edge.BLOCKED:
             if self._cause_edge[target] is not Edge.BLOCKED:
                 self._cause[target] = source
                 self._cause_edge[target] = Edge.BLOCKED
-        elif self._cause[target] is None:
-            self._cause[target] = source
+        elif self._cause[target] is None or (control and self._cause_edge[target] is Edge.DEAD):
+            self._cause[target] = source  # a route not taken says why better than data
             self._cause_edge[target] = Edge.DEAD
         if remaining > 0:
-            return Verdict.WAIT
+            return Readiness.WAIT
         if self._cause_edge[target] is Edge.BLOCKED or self._live[target] == 0:
-            return Verdict.SKIP
-        return Verdict.READY
+            return Readiness.SKIP
+        if self._control[target] and not self._fired[target]:
+            return Readiness.SKIP
+        return Readiness.READY
 
     def skip_cause(self, target: int) -> tuple[int | None, Edge]:
         """Why a node was skipped: the edge that decided it, and its kind."""

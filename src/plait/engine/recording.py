@@ -22,19 +22,28 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.errors import RunError, StoreError
-from plait.secrets import NO_SECRETS
+from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
 from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
 
-if TYPE_CHECKING:
-    from plait.engine.run import Run
+
+class RunControl(Protocol):
+    """What the recorder needs of the run it records (the run's ``Session``)."""
+
+    run_id: str
+    plan: Plan
+    secrets: Secrets
+
+    def cancel(self, reason: str) -> None: ...
+    def fail_store(self, exc: StoreError) -> None: ...
+
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
 START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
@@ -192,7 +201,7 @@ class Recorder:
         # Steps started but whose `running` row is not written yet (see step_started).
         self._unwritten: dict[StepState, StepState] = {}
         self._start_timer: asyncio.TimerHandle | None = None
-        self._run: Run | None = None
+        self._run: RunControl | None = None
         self._watch: asyncio.Task[None] | None = None
         self.error: StoreError | None = None
         # What the run read from ${env.NAME}: masked out of every text written.
@@ -200,7 +209,7 @@ class Recorder:
 
     # -- the run's life -------------------------------------------------------------
 
-    async def begin(self, run: Run) -> None:
+    async def begin(self, run: RunControl) -> None:
         """Start recording: write a new run's row, or mark a resumed one running."""
         self._run = run
         self._secrets = run.secrets

@@ -6,16 +6,10 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from plait.compiler.plan import NodeKind
-from plait.errors import PlaitError, RunError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import RunStatus, StepStatus
-
-if TYPE_CHECKING:
-    from plait.engine.run import Run
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -56,7 +50,7 @@ def from_iso(text: str | None) -> float | None:
     return micros / 1e6
 
 
-def _ms(start: float | None, end: float | None) -> float | None:
+def duration_ms(start: float | None, end: float | None) -> float | None:
     if start is None or end is None:
         return None
     # Whole microseconds, as ISO timestamps hold them: a duration rebuilt from the store
@@ -81,7 +75,7 @@ class StepResult:
 
     @property
     def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
+        return duration_ms(self.started_at, self.finished_at)
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -155,7 +149,7 @@ class RunResult:
 
     @property
     def duration_ms(self) -> float | None:
-        return _ms(self.started_at, self.finished_at)
+        return duration_ms(self.started_at, self.finished_at)
 
     def to_document(self) -> dict[str, Any]:
         """The run document of SPEC §4 (``plait run --json``); the run's secrets read
@@ -176,69 +170,6 @@ class RunResult:
             }
         )
         return document
-
-
-def build_result(run: Run) -> RunResult:
-    if run.nested:  # the nodes of map branches and loop passes, by node id
-        states = [*run.states, *run.nested]
-        index = dict(run.plan.index)
-        for position in range(len(run.states), len(states)):
-            index[states[position].node_id] = position
-        steps = StepResults(states, index)
-    else:
-        steps = StepResults(run.states, run.plan.index)
-    groups = {}
-    for st in run.states:
-        node = st.node
-        if node.kind is not NodeKind.GROUP:
-            continue
-        members = _members(run, st)
-        groups[node.group_id] = GroupResult(
-            group_id=node.group_id,
-            step_id=node.id,
-            strategy=node.strategy.value,
-            completed_steps=[m.node.id for m in members if m.status is StepStatus.SUCCEEDED],
-            failed_steps=[
-                m.node.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
-            ],
-            skipped_steps=[
-                m.node.id for m in members if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
-            ],
-            duration=_ms(st.started_at, st.finished_at),
-            success=st.status is StepStatus.SUCCEEDED,
-            results={m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
-            errors={m.node.id: m.error.to_dict() for m in members if m.error is not None},
-            winner=st.winner,
-            status=st.status,
-        )
-    outputs, error = _outputs(run)
-    status = run.status
-    if error is not None and status is RunStatus.SUCCEEDED:
-        status = RunStatus.FAILED
-        run.status = status
-        run.error = error
-    return RunResult(
-        run_id=run.run_id,
-        workflow=run.plan.name,
-        status=status,
-        outputs=outputs,
-        error=run.error.to_dict() if run.error is not None else None,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        steps=steps,
-        groups=groups,
-        stats=_stats(run),
-        secrets=run.secrets,
-    )
-
-
-def _members(run: Run, st: Any) -> list[Any]:
-    """A group's member states: its listed members, or what a dynamic group started."""
-    node = st.node
-    if node.dynamic is None:
-        return [run.states[i] for i in node.members]
-    scope = run._frames.get(node.index)
-    return list(getattr(scope, "members", ()))
 
 
 class StepResults(Mapping[str, StepResult]):
@@ -282,41 +213,3 @@ def _step_result(st: Any) -> StepResult:
         reason=st.reason,
         attempt_errors=tuple(e.to_dict() for e in st.attempt_errors) if st.attempt_errors else (),
     )
-
-
-def _outputs(run: Run) -> tuple[Any, RunError | None]:
-    plan = run.plan
-    if run.status is not RunStatus.SUCCEEDED:
-        return None, None
-    if plan.outputs is None:
-        return {run.states[i].node.id: run.states[i].output for i in plan.terminals}, None
-    try:
-        return plan.outputs.render(run.scope), None
-    except PlaitError as exc:
-        return None, RunError(f"outputs: {exc}", type="ExpressionError")
-
-
-def _stats(run: Run) -> dict[str, Any]:
-    pools = {name: pool.get_stats() for name, pool in run.pools.items()}
-    total: dict[str, Any] = {
-        "tasksCompleted": 0,
-        "tasksFailed": 0,
-        "tasksTimedOut": 0,
-        "totalWaitTime": 0.0,
-        "averageWaitTime": 0.0,
-        "activeWorkers": 0,
-        "queueLength": 0,
-    }
-    for stats in pools.values():
-        for key, value in stats.to_dict().items():
-            if key in total and key != "averageWaitTime":
-                total[key] += value
-    started = total["tasksCompleted"] + total["tasksFailed"] + total["tasksTimedOut"]
-    total["averageWaitTime"] = round(total["totalWaitTime"] / started, 3) if started else 0.0
-    total["totalWaitTime"] = round(total["totalWaitTime"], 3)
-    total["pools"] = {name: s.to_dict() for name, s in pools.items()}
-    if run.breakers:  # circuitBreakers, by tool
-        total["circuitBreakers"] = {
-            name: b.statistics().to_dict() for name, b in run.breakers.items()
-        }
-    return total

@@ -1,0 +1,373 @@
+"""One graph's execution: start what is ready, record what ends, release what follows.
+
+A graph is the workflow, or one map branch, loop pass or sub-workflow of it; all the
+graphs of a run share its ``Session``. There is no polling loop. Every ending goes
+through ``end``; ``propagate`` drains a work-list of endings, each costing
+O(out-degree), and launches whatever became ready::
+
+    node ends ─▶ end() ─▶ propagate(): its group's join · its out-edges ─▶ launch()
+                                                      └─ route() / skip()
+
+A work-list rather than recursion, so a chain of 100,000 skips cannot overflow the
+stack. How each kind of node starts is in ``starts``; a task's life in ``tasks``;
+groups' joins in ``groups``; maps, loops and sub-workflows in ``bodies``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from plait.compiler.plan import Node, NodeKind, Plan
+from plait.engine import monitor, starts
+from plait.engine.protocols import Body, Host, Window
+from plait.engine.ready import Edge, Readiness, ReadyQueue
+from plait.engine.recording import dumps
+from plait.engine.session import Session
+from plait.engine.state import ErrorScope, Frame, FrameScope, StepState
+from plait.errors import RunCancelled, RunError, RunTimedOut, StepFailed, StepTimedOut
+from plait.expressions.ast import Scope
+from plait.status import RunStatus, StepStatus
+
+_FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
+_TASK = NodeKind.TASK
+
+
+class Graph:
+    """Executes one plan inside a run. ``start()`` it; it ends when every node has."""
+
+    def __init__(
+        self,
+        session: Session,
+        plan: Plan,
+        states: list[StepState],
+        scope: Scope,
+        frame: Frame | None = None,
+        on_done: Callable[[Host], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.plan = plan
+        self.states = states
+        self.scope = scope
+        self.frame = frame
+        self._on_done = on_done
+        self.status = RunStatus.PENDING
+        self.error: RunError | None = None
+        self.started_at: float | None = None
+        self.groups: dict[int, Window] = {}
+        self.bodies: dict[int, Body] = {}  # maps, loops, sub-workflows, dynamic groups
+        self.done: asyncio.Future[None] | None = None
+        self._queue = ReadyQueue(plan)
+        self._ended: deque[StepState] = deque()
+        self._propagating = False
+        self._remaining = len(plan.nodes)
+        self._abort_status: RunStatus | None = None
+        if session.attempts_before:
+            for st in states:
+                st.attempts = session.attempts_before.get(st.node_id, st.attempts)
+
+    def child(
+        self,
+        plan: Plan,
+        frame: Frame,
+        names: dict[str, Any],
+        outer: Scope,
+        on_done: Callable[[Host], None],
+    ) -> Graph:
+        """A map branch, a loop pass or a sub-workflow: ``plan`` run inside this run."""
+        states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
+        self.session.nested.extend(states)
+        scope = FrameScope(plan, states, names, outer)
+        return Graph(self.session, plan, states, scope, frame, on_done)
+
+    def start(self) -> None:
+        self.status = RunStatus.RUNNING
+        self.started_at = time.time()
+        if self.done is None:  # (the workflow's graph: made by Run before it begins)
+            self.done = asyncio.get_running_loop().create_future()
+        self._propagating = True
+        try:
+            for index in self._queue.initial():
+                self.launch(self.states[index])
+        finally:
+            self._propagating = False
+        self.propagate()
+
+    def launch(self, st: StepState) -> None:
+        """Start a node whose dependencies are done: through its ``when`` and its group's
+        window, then as its kind starts (``starts.STARTS``)."""
+        if st.done:
+            return
+        node = st.node
+        session = self.session
+        if session.restored and st.node_id in session.restored:
+            starts.restore(self, st)
+            return
+        if node.when is not None and not st.in_window and not starts.guard(self, st, node.when):
+            return
+        if node.group is not None and not st.in_window and not self.groups[node.group].admit(st):
+            st.status = StepStatus.QUEUED
+            return
+        starts.STARTS[node.kind](self, st)
+
+    def scope_for(self, st: StepState) -> Scope:
+        """The names a node's expressions see: the graph's, and ``error`` in a handler."""
+        return self.scope if st.caught is None else ErrorScope(self.scope, st.caught)
+
+    # -- endings -----------------------------------------------------------------------
+
+    def end(
+        self,
+        st: StepState,
+        status: StepStatus,
+        *,
+        output: Any = None,
+        error: RunError | None = None,
+        reason: str | None = None,
+        edge: Edge | None = None,
+        restored: bool = False,
+    ) -> None:
+        """Record that a node ended, once; its consequences follow in ``propagate``.
+
+        With a store, a success is released to the dependents only once it is on disk;
+        its output must be JSON, or the step fails here, naming the type."""
+        if st.done:
+            return
+        output_json = None
+        recorder = self.session.recorder
+        if recorder is not None and not restored and status is StepStatus.SUCCEEDED:
+            try:
+                output_json = dumps(output)
+            except (TypeError, ValueError, RecursionError) as exc:
+                status, output = StepStatus.FAILED, None
+                error = StepFailed(
+                    f"step '{st.node.id}' output cannot be stored as JSON: {exc}",
+                    step=st.node.id,
+                    type="OutputNotSerializable",
+                )
+        st.done = True
+        st.status = status
+        st.output = output
+        st.error = error
+        st.reason = reason
+        st.finished_at = time.time()
+        node = st.node
+        if node.kind is not _TASK and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
+            monitor.parallel_ended(st)
+        if edge is not None:
+            st.edge = edge
+        elif status is StepStatus.SUCCEEDED:
+            st.edge = Edge.LIVE
+        elif status in _FAILED:
+            absorbed = node.continue_on_error or bool(node.on_error)
+            st.edge = Edge.LIVE if absorbed else Edge.BLOCKED
+            if node.group is None and not absorbed and self.error is None:
+                self.error = error
+        else:
+            st.edge = Edge.DEAD
+        if recorder is not None and not restored:
+            # What dependents consume (a success, or a failure under continueOnError)
+            # reaches them only once it is on disk.
+            if st.edge is Edge.LIVE:
+                self.session.unreleased += 1
+                recorder.step_ended(st, output_json, lambda: self._released(st))
+                return
+            recorder.step_ended(st, None, None)
+        self._ended.append(st)
+        if not self._propagating:
+            self.propagate()
+
+    def _released(self, st: StepState) -> None:
+        """A success is on disk: now its dependents may consume it."""
+        self.session.unreleased -= 1
+        self._ended.append(st)
+        if not self._propagating:
+            self.propagate()
+
+    def propagate(self) -> None:
+        """Drain the endings: tell each one's group, then resolve its out-edges."""
+        self._propagating = True
+        ended = self._ended
+        try:
+            while ended:
+                st = ended.popleft()
+                self._remaining -= 1
+                node = st.node
+                if node.group is not None:
+                    window = self.groups.get(node.group)
+                    if window is not None:
+                        if st.in_window:
+                            window.leave(st)
+                        window.member_ended(st)
+                if node.routed and st.edge is Edge.LIVE:
+                    self._route(st)
+                else:
+                    self.release(node, node.out, st.edge)
+        finally:
+            self._propagating = False
+        if self._remaining == 0 and self.done is not None and not self.done.done():
+            self._finish()  # (a branch or pass ending: its map or loop may now go on)
+        if self.session.waiting:
+            self.session.check_pause()
+
+    def release(self, source: Node, targets: Iterable[int], edge: Edge) -> None:
+        """Resolve the edges ``source → targets``: launch or skip what they decide."""
+        states = self.states
+        resolve = self._queue.resolve
+        for target in targets:
+            st = states[target]
+            if st.done:
+                continue
+            readiness = resolve(target, edge, source.index)
+            if readiness is Readiness.READY:
+                self.launch(st)
+            elif readiness is Readiness.SKIP:
+                self._skip(st)
+
+    def _route(self, st: StepState) -> None:
+        """Out-edges of a node that routes. A switch's targets and an ``onError``
+        handler are control edges: live only for the route taken (the chosen cases; the
+        handlers of a failure); every other route is dead. After a failure routed by
+        ``onError``, the data edges are dead too: the failure went to its handler."""
+        node = st.node
+        failed = st.status in _FAILED
+        caught = None
+        if failed and st.error is not None:
+            caught = {**st.error.to_dict(), "step": node.id}
+        for target in node.out:
+            if target in node.on_error:
+                edge = Edge.LIVE if failed else Edge.DEAD
+                if failed and self.states[target].caught is None:
+                    self.states[target].caught = caught
+            elif failed:
+                edge = Edge.DEAD
+            elif target in node.routed:
+                edge = Edge.LIVE if target in st.chosen else Edge.DEAD
+            else:
+                edge = Edge.LIVE
+            self.release(node, (target,), edge)
+
+    def _skip(self, st: StepState) -> None:
+        cause_index, edge = self._queue.skip_cause(st.node.index)
+        if cause_index is None:
+            self.end_skipped(st, "no live dependency", Edge.DEAD)
+            return
+        self.end_skipped(st, _skip_reason(self.states[cause_index], st), edge)
+
+    def end_skipped(self, st: StepState, reason: str, edge: Edge) -> None:
+        """Skip a node (and a group's members with it): its dependents see ``edge``."""
+        if st.node.kind is NodeKind.GROUP:
+            for member in st.node.members:
+                self.cancel_node(
+                    self.states[member],
+                    if_started=StepStatus.SKIPPED,
+                    if_waiting=StepStatus.SKIPPED,
+                    reason=f"its group '{st.node.id}' was skipped",
+                    edge=edge,
+                )
+        self.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
+
+    def cancel_node(
+        self,
+        st: StepState,
+        *,
+        if_started: StepStatus,
+        if_waiting: StepStatus,
+        reason: str,
+        edge: Edge | None = None,
+        error: RunError | None = None,
+    ) -> None:
+        """End a node that has not ended, and really stop whatever it started."""
+        if st.done:
+            return
+        node = st.node
+        started = st.status is StepStatus.RUNNING
+        if node.kind is NodeKind.GROUP:
+            window = self.groups.get(node.index)
+            if window is not None:
+                window.close()
+            for member in node.members:
+                self.cancel_node(
+                    self.states[member],
+                    if_started=if_started,
+                    if_waiting=if_waiting,
+                    reason=reason,
+                    edge=edge,
+                    error=error,
+                )
+        body = self.bodies.get(node.index)
+        if body is not None:
+            body.stop(if_started, reason)
+        if node.kind is NodeKind.WAIT:
+            self.session.unwait(st)
+        status = if_started if started else if_waiting
+        if status is StepStatus.TIMED_OUT and error is None:
+            error = StepTimedOut(reason, step=node.id)
+        task = st.task
+        self.end(st, status, reason=reason, edge=edge, error=error)
+        # A task that has not begun sees `done` when it does, and returns its slot; only a
+        # running one is cancelled (cancelling an unstarted task would skip its cleanup).
+        if started and task is not None and not task.done():
+            task.cancel()
+
+    # -- the graph's own end -------------------------------------------------------------
+
+    def abort(self, status: RunStatus, reason: str, error: RunError | None = None) -> None:
+        """End the graph early: running steps stopped, waiting ones skipped."""
+        if self._abort_status is not None or self.status.finished:
+            return
+        self._abort_status = status
+        if self.frame is None:
+            self.session.ending = True
+        running = StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else StepStatus.CANCELLED
+        if error is None:
+            error = RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
+        self.error = error
+        # No group may decide from members ended by the abort (an `all` group whose
+        # members were all cancelled would otherwise "succeed").
+        for window in self.groups.values():
+            window.close()
+        propagating, self._propagating = self._propagating, True
+        try:
+            for st in self.states:
+                if not st.done:
+                    self.cancel_node(
+                        st,
+                        if_started=running,
+                        if_waiting=StepStatus.SKIPPED,
+                        reason=reason,
+                        edge=Edge.BLOCKED,
+                    )
+        finally:
+            self._propagating = propagating
+        if not self._propagating:
+            self.propagate()
+
+    def _finish(self) -> None:
+        if self._abort_status is not None:
+            self.status = self._abort_status
+        elif self.error is not None:
+            self.status = RunStatus.FAILED
+        else:
+            self.status = RunStatus.SUCCEEDED
+        assert self.done is not None
+        self.done.set_result(None)
+        if self._on_done is not None:
+            self._on_done(self)
+
+
+def _skip_reason(cause: StepState, st: StepState) -> str:
+    """Why ``st`` was skipped, from the node whose edge decided it."""
+    node, target = cause.node, st.node.index
+    if node.index == st.node.group:
+        return f"its group '{node.id}' {cause.status.value}"
+    if target in node.on_error:
+        return f"'{node.id}' did not fail (this step is its onError route)"
+    if cause.status in _FAILED and node.on_error:
+        return f"'{node.id}' failed and its onError route was taken instead"
+    if target in node.routed and node.kind is NodeKind.SWITCH:
+        return f"switch '{node.id}' did not choose this route"
+    return f"dependency '{node.id}' {cause.status.value}"
