@@ -9,7 +9,7 @@ import plait
 from helpers.probe import Probe, statuses, step, workflow
 from plait.compiler import compile_definition
 from plait.definition import parse_definition
-from plait.engine.ready import Edge, ReadyQueue, Readiness
+from plait.engine.ready import Edge, Readiness, ReadyQueue
 
 
 async def test_independent_steps_start_at_once(probe: Probe) -> None:
