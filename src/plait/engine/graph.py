@@ -8,10 +8,9 @@ O(out-degree), and launches whatever became ready::
     node ends ─▶ end() ─▶ propagate(): its group's join · its out-edges ─▶ launch()
                                                       └─ route() / skip()
 
-A work-list rather than recursion, so a chain of 100,000 skips cannot overflow the
-stack. How each kind of node starts is in ``starts``; a task's life in ``tasks``;
-groups' joins in ``groups``; maps, loops and sub-workflows in ``bodies``.
-"""
+A work-list, so a chain of 100,000 skips cannot overflow the stack. How each kind of
+node starts is in ``starts``; a task's life in ``tasks``; groups in ``groups``; maps,
+loops and sub-workflows in ``bodies``."""
 
 from __future__ import annotations
 
@@ -24,16 +23,15 @@ from typing import Any
 from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine import monitor, starts
 from plait.engine.protocols import Body, Host, Window
-from plait.engine.ready import Edge, Readiness, ReadyQueue
-from plait.engine.recording import dumps
+from plait.engine.ready import Edge, Readiness, ReadyQueue, edge_after, route_edges
+from plait.engine.recording import storable
 from plait.engine.session import Session
-from plait.engine.state import ErrorScope, Frame, FrameScope, StepState
-from plait.errors import RunCancelled, RunError, RunTimedOut, StepFailed, StepTimedOut
+from plait.engine.state import ErrorScope, Frame, FrameScope, StepState, Stop, skip_reason
+from plait.errors import RunCancelled, RunError, RunTimedOut, StepTimedOut
 from plait.expressions.ast import Scope
 from plait.status import RunStatus, StepStatus
 
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
-_TASK = NodeKind.TASK
 
 
 class Graph:
@@ -65,9 +63,6 @@ class Graph:
         self._propagating = False
         self._remaining = len(plan.nodes)
         self._abort_status: RunStatus | None = None
-        if session.attempts_before:
-            for st in states:
-                st.attempts = session.attempts_before.get(st.node_id, st.attempts)
 
     def child(
         self,
@@ -78,10 +73,10 @@ class Graph:
         on_done: Callable[[Host], None],
     ) -> Graph:
         """A map branch, a loop pass or a sub-workflow: ``plan`` run inside this run."""
-        states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
-        self.session.nested.extend(states)
-        scope = FrameScope(plan, states, names, outer)
-        return Graph(self.session, plan, states, scope, frame, on_done)
+        states = self.session.new_states(plan, frame)
+        return Graph(
+            self.session, plan, states, FrameScope(plan, states, names, outer), frame, on_done
+        )
 
     def start(self) -> None:
         self.status = RunStatus.RUNNING
@@ -139,15 +134,9 @@ class Graph:
         output_json = None
         recorder = self.session.recorder
         if recorder is not None and not restored and status is StepStatus.SUCCEEDED:
-            try:
-                output_json = dumps(output)
-            except (TypeError, ValueError, RecursionError) as exc:
-                status, output = StepStatus.FAILED, None
-                error = StepFailed(
-                    f"step '{st.node.id}' output cannot be stored as JSON: {exc}",
-                    step=st.node.id,
-                    type="OutputNotSerializable",
-                )
+            output_json, unstorable = storable(st.node.id, output)
+            if unstorable is not None:
+                status, output, error = StepStatus.FAILED, None, unstorable
         st.done = True
         st.status = status
         st.output = output
@@ -155,19 +144,13 @@ class Graph:
         st.reason = reason
         st.finished_at = time.time()
         node = st.node
-        if node.kind is not _TASK and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
+        if node.kind is not NodeKind.TASK and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
             monitor.parallel_ended(st)
-        if edge is not None:
-            st.edge = edge
-        elif status is StepStatus.SUCCEEDED:
-            st.edge = Edge.LIVE
-        elif status in _FAILED:
-            absorbed = node.continue_on_error or bool(node.on_error)
-            st.edge = Edge.LIVE if absorbed else Edge.BLOCKED
-            if node.group is None and not absorbed and self.error is None:
-                self.error = error
-        else:
-            st.edge = Edge.DEAD
+        if edge is None:
+            edge = edge_after(node, status)
+            if edge is Edge.BLOCKED and node.group is None and self.error is None:
+                self.error = error  # a failure nothing absorbs fails the graph
+        st.edge = edge
         if recorder is not None and not restored:
             # What dependents consume (a success, or a failure under continueOnError)
             # reaches them only once it is on disk.
@@ -228,92 +211,54 @@ class Graph:
                 self._skip(st)
 
     def _route(self, st: StepState) -> None:
-        """Out-edges of a node that routes. A switch's targets and an ``onError``
-        handler are control edges: live only for the route taken (the chosen cases; the
-        handlers of a failure); every other route is dead. After a failure routed by
-        ``onError``, the data edges are dead too: the failure went to its handler."""
-        node = st.node
-        failed = st.status in _FAILED
-        caught = None
-        if failed and st.error is not None:
-            caught = {**st.error.to_dict(), "step": node.id}
-        for target in node.out:
-            if target in node.on_error:
-                edge = Edge.LIVE if failed else Edge.DEAD
-                if failed and self.states[target].caught is None:
-                    self.states[target].caught = caught
-            elif failed:
-                edge = Edge.DEAD
-            elif target in node.routed:
-                edge = Edge.LIVE if target in st.chosen else Edge.DEAD
-            else:
-                edge = Edge.LIVE
+        """Out-edges of a node that routes (``ready.route_edges``); a handler that a
+        failure reaches sees it as ``${error}``."""
+        node, failed = st.node, st.status in _FAILED
+        caught = {**st.error.to_dict(), "step": node.id} if failed and st.error else None
+        for target, edge in route_edges(node, failed, st.chosen):
+            if caught is not None and edge is Edge.LIVE and self.states[target].caught is None:
+                self.states[target].caught = caught
             self.release(node, (target,), edge)
 
     def _skip(self, st: StepState) -> None:
-        cause_index, edge = self._queue.skip_cause(st.node.index)
-        if cause_index is None:
-            self.end_skipped(st, "no live dependency", Edge.DEAD)
-            return
-        self.end_skipped(st, _skip_reason(self.states[cause_index], st), edge)
+        cause, edge = self._queue.skip_cause(st.node.index)
+        self.end_skipped(st, skip_reason(None if cause is None else self.states[cause], st), edge)
 
     def end_skipped(self, st: StepState, reason: str, edge: Edge) -> None:
         """Skip a node (and a group's members with it): its dependents see ``edge``."""
         if st.node.kind is NodeKind.GROUP:
+            why = f"its group '{st.node.id}' was skipped"
+            stop = Stop(StepStatus.SKIPPED, StepStatus.SKIPPED, why, edge)
             for member in st.node.members:
-                self.cancel_node(
-                    self.states[member],
-                    if_started=StepStatus.SKIPPED,
-                    if_waiting=StepStatus.SKIPPED,
-                    reason=f"its group '{st.node.id}' was skipped",
-                    edge=edge,
-                )
+                self.cancel_node(self.states[member], stop)
         self.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
 
-    def cancel_node(
-        self,
-        st: StepState,
-        *,
-        if_started: StepStatus,
-        if_waiting: StepStatus,
-        reason: str,
-        edge: Edge | None = None,
-        error: RunError | None = None,
-    ) -> None:
+    def cancel_node(self, st: StepState, stop: Stop) -> None:
         """End a node that has not ended, and really stop whatever it started."""
         if st.done:
             return
-        node = st.node
-        started = st.status is StepStatus.RUNNING
+        node, started = st.node, st.status is StepStatus.RUNNING
         if node.kind is NodeKind.GROUP:
             window = self.groups.get(node.index)
             if window is not None:
                 window.close()
             for member in node.members:
-                self.cancel_node(
-                    self.states[member],
-                    if_started=if_started,
-                    if_waiting=if_waiting,
-                    reason=reason,
-                    edge=edge,
-                    error=error,
-                )
+                self.cancel_node(self.states[member], stop)
         body = self.bodies.get(node.index)
         if body is not None:
-            body.stop(if_started, reason)
+            body.stop(stop.if_started, stop.reason)
         if node.kind is NodeKind.WAIT:
             self.session.unwait(st)
-        status = if_started if started else if_waiting
+        status = stop.if_started if started else stop.if_waiting
+        error = stop.error
         if status is StepStatus.TIMED_OUT and error is None:
-            error = StepTimedOut(reason, step=node.id)
+            error = StepTimedOut(stop.reason, step=node.id)
         task = st.task
-        self.end(st, status, reason=reason, edge=edge, error=error)
+        self.end(st, status, reason=stop.reason, edge=stop.edge, error=error)
         # A task that has not begun sees `done` when it does, and returns its slot; only a
         # running one is cancelled (cancelling an unstarted task would skip its cleanup).
         if started and task is not None and not task.done():
             task.cancel()
-
-    # -- the graph's own end -------------------------------------------------------------
 
     def abort(self, status: RunStatus, reason: str, error: RunError | None = None) -> None:
         """End the graph early: running steps stopped, waiting ones skipped."""
@@ -326,21 +271,15 @@ class Graph:
         if error is None:
             error = RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
         self.error = error
-        # No group may decide from members ended by the abort (an `all` group whose
-        # members were all cancelled would otherwise "succeed").
+        # No group may decide from members the abort ends (an `all` group would "succeed").
         for window in self.groups.values():
             window.close()
+        stop = Stop(running, StepStatus.SKIPPED, reason, Edge.BLOCKED)
         propagating, self._propagating = self._propagating, True
         try:
             for st in self.states:
                 if not st.done:
-                    self.cancel_node(
-                        st,
-                        if_started=running,
-                        if_waiting=StepStatus.SKIPPED,
-                        reason=reason,
-                        edge=Edge.BLOCKED,
-                    )
+                    self.cancel_node(st, stop)
         finally:
             self._propagating = propagating
         if not self._propagating:
@@ -357,17 +296,3 @@ class Graph:
         self.done.set_result(None)
         if self._on_done is not None:
             self._on_done(self)
-
-
-def _skip_reason(cause: StepState, st: StepState) -> str:
-    """Why ``st`` was skipped, from the node whose edge decided it."""
-    node, target = cause.node, st.node.index
-    if node.index == st.node.group:
-        return f"its group '{node.id}' {cause.status.value}"
-    if target in node.on_error:
-        return f"'{node.id}' did not fail (this step is its onError route)"
-    if cause.status in _FAILED and node.on_error:
-        return f"'{node.id}' failed and its onError route was taken instead"
-    if target in node.routed and node.kind is NodeKind.SWITCH:
-        return f"switch '{node.id}' did not choose this route"
-    return f"dependency '{node.id}' {cause.status.value}"

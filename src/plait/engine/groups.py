@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from plait.compiler.plan import Node
 from plait.definition.models import WaitStrategy
 from plait.engine.deadlines import Deadline
-from plait.engine.state import ResultScope, StepState
+from plait.engine.state import ResultScope, StepState, Stop
 from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
 from plait.errors import PlaitError, RunError, StepFailed
 from plait.status import StepStatus
@@ -106,15 +106,11 @@ class GroupScope:
         reason = (
             f"group '{node.group_id}' {'succeeded' if verdict is Verdict.SUCCEED else 'failed'}"
         )
+        stop = Stop(StepStatus.CANCELLED, StepStatus.CANCELLED, reason)
         for member_index in node.members:
             member = self.run.states[member_index]
             if not member.done:
-                self.run.cancel_node(
-                    member,
-                    if_started=StepStatus.CANCELLED,
-                    if_waiting=StepStatus.CANCELLED,
-                    reason=reason,
-                )
+                self.run.cancel_node(member, stop)
         # The winner: any's first success; race's first to end, whether it won or lost.
         winner = None
         if node.strategy is WaitStrategy.RACE or (

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from plait.compiler.plan import Node, Plan
 from plait.engine.ready import Edge
 from plait.engine.session import Session
-from plait.engine.state import Frame, StepState
+from plait.engine.state import Frame, StepState, Stop
 from plait.errors import RunError
 from plait.expressions.ast import Scope
 from plait.status import RunStatus, StepStatus
@@ -69,16 +69,7 @@ class Host(Protocol):
 
     def end_skipped(self, st: StepState, reason: str, edge: Edge) -> None: ...
 
-    def cancel_node(
-        self,
-        st: StepState,
-        *,
-        if_started: StepStatus,
-        if_waiting: StepStatus,
-        reason: str,
-        edge: Edge | None = None,
-        error: RunError | None = None,
-    ) -> None: ...
+    def cancel_node(self, st: StepState, stop: Stop) -> None: ...
 
     def abort(self, status: RunStatus, reason: str, error: RunError | None = None) -> None: ...
 

@@ -18,15 +18,44 @@ Once every edge into a node has resolved:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import IntEnum
 
-from plait.compiler.plan import Plan
+from plait.compiler.plan import Node, Plan
+from plait.status import StepStatus
 
 
 class Edge(IntEnum):
     LIVE = 0
     DEAD = 1
     BLOCKED = 2
+
+
+def edge_after(node: Node, status: StepStatus) -> Edge:
+    """The edge a node's ending gives its dependents (a route's are ``route_edges``)."""
+    if status is StepStatus.SUCCEEDED:
+        return Edge.LIVE
+    if status is StepStatus.FAILED or status is StepStatus.TIMED_OUT:
+        absorbed = node.continue_on_error or bool(node.on_error)
+        return Edge.LIVE if absorbed else Edge.BLOCKED
+    return Edge.DEAD
+
+
+def route_edges(node: Node, failed: bool, chosen: frozenset[int]) -> Iterator[tuple[int, Edge]]:
+    """The out-edges of a node that routes and ended with a live edge. A switch's
+    targets and an ``onError`` handler are control edges: live only for the route taken
+    (the chosen cases; the handlers of a failure); every other route is dead. After a
+    failure routed by ``onError``, the data edges are dead too: the failure went to its
+    handler."""
+    for target in node.out:
+        if target in node.on_error:
+            yield target, Edge.LIVE if failed else Edge.DEAD
+        elif failed:
+            yield target, Edge.DEAD
+        elif target in node.routed:
+            yield target, Edge.LIVE if target in chosen else Edge.DEAD
+        else:
+            yield target, Edge.LIVE
 
 
 class Readiness(IntEnum):
@@ -86,4 +115,5 @@ class ReadyQueue:
 
     def skip_cause(self, target: int) -> tuple[int | None, Edge]:
         """Why a node was skipped: the edge that decided it, and its kind."""
-        return self._cause[target], self._cause_edge[target]
+        cause = self._cause[target]
+        return cause, self._cause_edge[target] if cause is not None else Edge.DEAD

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
-from plait.errors import RunError, StoreError
+from plait.errors import RunError, StepFailed, StoreError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
@@ -60,6 +60,16 @@ def dumps(value: Any) -> str:
     if value is None:
         return "null"
     return json.dumps(value)
+
+
+def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
+    """A step's output as the JSON the store keeps, or why it cannot be (the step then
+    fails, naming the type)."""
+    try:
+        return dumps(output), None
+    except (TypeError, ValueError, RecursionError) as exc:
+        message = f"step '{step_id}' output cannot be stored as JSON: {exc}"
+        return None, StepFailed(message, step=step_id, type="OutputNotSerializable")
 
 
 def loads(text: str | None) -> Any:

@@ -26,7 +26,7 @@ from plait.engine.pools import WorkerPool
 from plait.engine.recording import Recorder, Restored
 from plait.engine.result import RunResult
 from plait.engine.session import Session
-from plait.engine.state import RunScope, StepState
+from plait.engine.state import RunScope
 from plait.engine.summary import build_result
 from plait.executors.select import Choice, Executors
 from plait.status import RunStatus, StepStatus
@@ -68,7 +68,7 @@ class Run:
             env=env,
             signals=signals,
         )
-        states = [StepState(node) for node in plan.nodes]
+        states = session.new_states(plan)
         scope = RunScope(plan, states, inputs, run_id, env.values)
         self._graph = Graph(session, plan, states, scope)
         session.root = self._graph

@@ -16,7 +16,7 @@ step waits for a signal and nothing anywhere in it can make progress.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from plait.compiler.inputs import EnvBinding
 from plait.compiler.plan import Plan
@@ -24,12 +24,10 @@ from plait.engine.breaker import CircuitBreaker
 from plait.engine.deadlines import Deadline, Deadlines
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.recording import Recorder, Restored
+from plait.engine.state import Frame, StepState
 from plait.errors import RunError, StoreError
 from plait.executors.select import Choice, Executors
 from plait.status import RunStatus
-
-if TYPE_CHECKING:
-    from plait.engine.state import StepState
 
 
 class Root(Protocol):
@@ -87,6 +85,19 @@ class Session:
         self.paused = False
         self.root: Root | None = None
         self._pause_check = False
+
+    def new_states(self, plan: Plan, frame: Frame | None = None) -> list[StepState]:
+        """The records of a new graph's nodes: the workflow's, or a body's (``frame``),
+        whose attempts a resume numbers after the recorded ones."""
+        if frame is None:
+            states = [StepState(node) for node in plan.nodes]
+        else:
+            states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
+            self.nested.extend(states)
+        if self.attempts_before:
+            for st in states:
+                st.attempts = self.attempts_before.get(st.node_id, st.attempts)
+        return states
 
     # -- what the recorder may do to the run ------------------------------------------
 

@@ -21,7 +21,7 @@ from plait.engine import monitor, tasks
 from plait.engine.groups import GroupScope
 from plait.engine.protocols import Host
 from plait.engine.ready import Edge
-from plait.engine.state import ResultScope, StepState
+from plait.engine.state import ResultScope, StepState, Stop
 from plait.errors import PlaitError, StepFailed, StepTimedOut
 from plait.expressions.template import Template
 from plait.status import StepStatus
@@ -139,13 +139,9 @@ def _group_timed_out(g: Host, join: GroupScope) -> None:
     node = join.node
     message = f"group '{node.group_id}' timed out after {node.timeout:g}s"
     join.decided = True
+    stop = Stop(StepStatus.TIMED_OUT, StepStatus.CANCELLED, message)
     for member in node.members:
-        g.cancel_node(
-            g.states[member],
-            if_started=StepStatus.TIMED_OUT,
-            if_waiting=StepStatus.CANCELLED,
-            reason=message,
-        )
+        g.cancel_node(g.states[member], stop)
     g.end(join.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=node.id))
 
 
@@ -176,12 +172,8 @@ def restore(g: Host, st: StepState) -> None:
             if member.node_id in restored:
                 restore(g, member)
             else:
-                g.cancel_node(
-                    member,
-                    if_started=StepStatus.CANCELLED,
-                    if_waiting=StepStatus.CANCELLED,
-                    reason=f"its group '{node.group_id}' had already ended",
-                )
+                why = f"its group '{node.group_id}' had already ended"
+                g.cancel_node(member, Stop(StepStatus.CANCELLED, StepStatus.CANCELLED, why))
     record = restored.pop(st.node_id)
     if node.kind is NodeKind.SWITCH:  # the route it chose back then
         chosen = record.output if isinstance(record.output, list) else [record.output]

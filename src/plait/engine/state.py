@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from plait.compiler.plan import Node, Plan
+from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine.ready import Edge
 from plait.errors import RunError
 from plait.expressions.ast import Namespace, Scope
@@ -75,6 +75,19 @@ class StepState(Namespace):
 
     def __repr__(self) -> str:
         return f"<StepState {self.node.id} {self.status.value}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """How to end a node that has not ended (and what it started): ``if_started`` if it
+    was running, else ``if_waiting``; its dependents see ``edge`` (None: as its status
+    says)."""
+
+    if_started: StepStatus
+    if_waiting: StepStatus
+    reason: str
+    edge: Edge | None = None
+    error: RunError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +189,19 @@ class ResultScope:
         if name == "result":
             return self._result
         return self._outer.lookup(name)
+
+
+def skip_reason(cause: StepState | None, st: StepState) -> str:
+    """Why ``st`` was skipped, from the node whose edge decided it."""
+    if cause is None:
+        return "no live dependency"
+    node, target = cause.node, st.node.index
+    if node.index == st.node.group:
+        return f"its group '{node.id}' {cause.status.value}"
+    if target in node.on_error:
+        return f"'{node.id}' did not fail (this step is its onError route)"
+    if cause.status in (StepStatus.FAILED, StepStatus.TIMED_OUT) and node.on_error:
+        return f"'{node.id}' failed and its onError route was taken instead"
+    if target in node.routed and node.kind is NodeKind.SWITCH:
+        return f"switch '{node.id}' did not choose this route"
+    return f"dependency '{node.id}' {cause.status.value}"
