@@ -28,7 +28,7 @@ from plait.engine.recording import storable
 from plait.engine.session import Session
 from plait.engine.state import ErrorScope, Frame, FrameScope, StepState, Stop, skip_reason
 from plait.errors import RunCancelled, RunError, RunTimedOut, StepTimedOut
-from plait.expressions.ast import Scope
+from plait.expressions.scope import Scope
 from plait.status import RunStatus, StepStatus
 
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)

@@ -16,7 +16,7 @@ from plait.engine.ready import Edge
 from plait.engine.session import Session
 from plait.engine.state import Frame, StepState, Stop
 from plait.errors import RunError
-from plait.expressions.ast import Scope
+from plait.expressions.scope import Scope
 from plait.status import RunStatus, StepStatus
 
 

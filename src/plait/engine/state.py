@@ -9,7 +9,7 @@ from typing import Any
 from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine.ready import Edge
 from plait.errors import RunError
-from plait.expressions.ast import Namespace, Scope
+from plait.expressions.scope import Namespace, Scope
 from plait.status import StepStatus
 
 

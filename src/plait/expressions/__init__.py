@@ -1,8 +1,8 @@
 """``${...}`` expressions: parsed once, evaluated safely against a scope of names."""
 
-from plait.expressions.ast import Expr, Namespace, Path, Scope
 from plait.expressions.functions import FUNCTION_NAMES
 from plait.expressions.parser import parse_expression
+from plait.expressions.scope import Expr, Namespace, Path, Scope
 from plait.expressions.template import Const, Template, compile_template
 
 __all__ = [

@@ -1,12 +1,12 @@
 """The nodes of a compiled expression: small objects that evaluate against a scope.
 
 The parser turns the text into a tree of these once; a run only calls ``evaluate``.
-``Path`` (in ``expressions.ast``) is the leaf that reads names; everything here combines
+``Path`` (in ``expressions.scope``) is the leaf that reads names; everything here combines
 values. Each node keeps the whole expression's text for its messages, so an error deep
 inside says which ``${...}`` it came from::
 
-    ${inputs.n > 3}          Compare(">", Path("inputs", ("n",)), Const(3))
-    ${len(a.output) or 1}    Or(Call(len, Path("a", ("output",))), Const(1))
+    ${inputs.n > 3}          Compare(">", Path("inputs", ("n",)), Literal(3))
+    ${len(a.output) or 1}    Or(Call(len, Path("a", ("output",))), Literal(1))
 
 Operators take plain data (numbers, strings, lists, mappings, null) and refuse anything
 else with an ``ExpressionError`` naming the operation and the types: a value from a
@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from plait.errors import ExpressionError
-from plait.expressions.ast import Expr, Scope, get_key
 from plait.expressions.functions import Function
+from plait.expressions.scope import Expr, Scope, get_key
 from plait.expressions.values import (
     MAX_EXPONENT,
     MAX_INT_BITS,
@@ -41,7 +41,7 @@ from plait.expressions.values import (
 Names = Iterator[tuple[str, tuple[str | int, ...]]]
 
 
-class Node(ABC):
+class ExprNode(ABC):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
@@ -58,7 +58,7 @@ class Node(ABC):
         return f"{type(self).__name__}({self.text!r})"
 
 
-class Const(Node):
+class Literal(ExprNode):
     __slots__ = ("value",)
 
     def __init__(self, value: Any, text: str) -> None:
@@ -69,7 +69,7 @@ class Const(Node):
         return self.value
 
 
-class ListExpr(Node):
+class ListExpr(ExprNode):
     """``[a, b]``: a new list at every evaluation."""
 
     __slots__ = ("items",)
@@ -89,7 +89,7 @@ class ListExpr(Node):
 _KEY_TYPES = (str, int, float, bool, type(None))
 
 
-class DictExpr(Node):
+class DictExpr(ExprNode):
     """``{"k": v}``: a new mapping at every evaluation; keys are strings, numbers or null."""
 
     __slots__ = ("pairs",)
@@ -113,7 +113,7 @@ class DictExpr(Node):
             yield from value.names()
 
 
-class Keys(Node):
+class Keys(ExprNode):
     """``(expr).key[0]``: constant keys looked up in a computed value (as ``Path`` does)."""
 
     __slots__ = ("base", "keys")
@@ -133,7 +133,7 @@ class Keys(Node):
         return self.base.names()
 
 
-class Index(Node):
+class Index(ExprNode):
     """``value[key]`` where the key is computed: ``inputs.l[loop.index]``."""
 
     __slots__ = ("base", "key")
@@ -157,7 +157,7 @@ class Index(Node):
         yield from self.key.names()
 
 
-class Slice(Node):
+class Slice(ExprNode):
     """``value[lower:upper:step]`` on a list or a string; on null, null."""
 
     __slots__ = ("base", "bounds")
@@ -268,7 +268,7 @@ BINARY: dict[str, Operation] = {
 }
 
 
-class Binary(Node):
+class Binary(ExprNode):
     """``a + b`` and the other arithmetic operators."""
 
     __slots__ = ("left", "limit", "op", "right", "symbol")
@@ -316,7 +316,7 @@ def _plus(value: Any) -> Any:
 UNARY: dict[str, Callable[[Any], Any]] = {"-": _negate, "+": _plus}
 
 
-class Unary(Node):
+class Unary(ExprNode):
     """``-x`` and ``+x`` on numbers."""
 
     __slots__ = ("op", "operand", "symbol")
@@ -340,7 +340,7 @@ class Unary(Node):
         return self.operand.names()
 
 
-class Not(Node):
+class Not(ExprNode):
     __slots__ = ("operand",)
 
     def __init__(self, operand: Expr, text: str) -> None:
@@ -372,7 +372,7 @@ COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _COMPARE_ERRORS = (TypeError, RecursionError)
 
 
-class Compare(Node):
+class Compare(ExprNode):
     """``a < b``: one comparison (the common case, kept to two calls)."""
 
     __slots__ = ("left", "op", "right", "symbol")
@@ -401,7 +401,7 @@ def _compare_error(text: str, symbol: str, a: Any, b: Any) -> ExpressionError:
     return expression_error(text, f"cannot apply '{symbol}' to {kind(a)} and {kind(b)}")
 
 
-class Chain(Node):
+class Chain(ExprNode):
     """``1 < x <= 3``: each operand evaluated once, stopping at the first false link."""
 
     __slots__ = ("first", "links")
@@ -429,7 +429,7 @@ class Chain(Node):
             yield from right.names()
 
 
-class And(Node):
+class And(ExprNode):
     """``a and b``: the first false operand, or the last one (as in Python)."""
 
     __slots__ = ("operands",)
@@ -465,7 +465,7 @@ class Or(And):
         return value
 
 
-class IfElse(Node):
+class IfElse(ExprNode):
     """``a if condition else b``."""
 
     __slots__ = ("body", "orelse", "test")
@@ -494,7 +494,7 @@ class IfElse(Node):
 _CALL_ERRORS = (TypeError, ValueError, OverflowError, ZeroDivisionError, RecursionError)
 
 
-class Call(Node):
+class Call(ExprNode):
     """``len(x)``: a call to a function of ``functions.FUNCTIONS``, chosen at parse time."""
 
     __slots__ = ("args", "function", "limit")
@@ -523,7 +523,7 @@ class Call(Node):
             yield from arg.names()
 
 
-class Default(Node):
+class Default(ExprNode):
     """``default(value, fallback)``: the fallback when the value is null or cannot be read.
 
     The value is evaluated first; if it is ``null`` or its evaluation raises an

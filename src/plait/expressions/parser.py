@@ -30,7 +30,6 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from plait.errors import ExpressionError
-from plait.expressions.ast import Expr, Path
 from plait.expressions.evaluator import (
     BINARY,
     And,
@@ -38,13 +37,13 @@ from plait.expressions.evaluator import (
     Call,
     Chain,
     Compare,
-    Const,
     Default,
     DictExpr,
     IfElse,
     Index,
     Keys,
     ListExpr,
+    Literal,
     Not,
     Or,
     Slice,
@@ -52,6 +51,7 @@ from plait.expressions.evaluator import (
 )
 from plait.expressions.functions import DEFAULT, FUNCTION_NAMES, FUNCTIONS
 from plait.expressions.mangle import Mangled, Unbalanced, dot_without_key, mangle
+from plait.expressions.scope import Expr, Path
 from plait.expressions.values import (
     MAX_DEPTH,
     MAX_EXPRESSION_LENGTH,
@@ -235,7 +235,7 @@ class _Builder:
     def constant(self, node: ast.Constant) -> Expr:
         value = node.value
         if value is None or isinstance(value, bool | int | float | str):
-            return Const(value, self.text)
+            return Literal(value, self.text)
         raise self.error(f"{type(value).__name__} literals are not supported")
 
     def name(self, node: ast.Name) -> Expr:
@@ -243,7 +243,7 @@ class _Builder:
         if name in self.step_ids:
             return Path(name, (), self.text)
         if name in _LITERAL_NAMES:
-            return Const(_LITERAL_NAMES[name], self.text)
+            return Literal(_LITERAL_NAMES[name], self.text)
         self.check_name(name)
         if name in FUNCTION_NAMES:
             raise self.error(
@@ -268,7 +268,7 @@ class _Builder:
         if isinstance(index, ast.Tuple):
             raise self.error("x[a, b] is not allowed; look up one key at a time: x[a][b]")
         key = self.build(index)
-        if isinstance(key, Const) and type(key.value) in (str, int):
+        if isinstance(key, Literal) and type(key.value) in (str, int):
             if isinstance(key.value, str):
                 self.check_name(key.value)
             return self.with_key(base, key.value)
@@ -313,9 +313,9 @@ class _Builder:
             raise self.error("operator '~' is not supported")
         symbol = "-" if isinstance(node.op, ast.USub) else "+"
         operand = self.build(node.operand)
-        if isinstance(operand, Const) and type(operand.value) in (int, float):
+        if isinstance(operand, Literal) and type(operand.value) in (int, float):
             # Folded so that `x[-1]` is a constant key and `-1` costs nothing.
-            return Const(-operand.value if symbol == "-" else operand.value, self.text)
+            return Literal(-operand.value if symbol == "-" else operand.value, self.text)
         return Unary(symbol, operand, self.text)
 
     def boolean(self, node: ast.BoolOp) -> Expr:
@@ -328,7 +328,8 @@ class _Builder:
             symbol = _COMPARE_SYMBOLS[type(op)]
             operand = self.build(right)
             if symbol in ("is", "is not") and not (
-                isinstance(operand, Const) and any(operand.value is v for v in (None, True, False))
+                isinstance(operand, Literal)
+                and any(operand.value is v for v in (None, True, False))
             ):
                 raise self.error(f"'{symbol}' compares only with null, true or false; use ==")
             links.append((symbol, operand))

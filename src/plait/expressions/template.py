@@ -16,8 +16,8 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from plait.errors import ExpressionError
-from plait.expressions.ast import Expr, Scope
 from plait.expressions.parser import parse_expression
+from plait.expressions.scope import Expr, Scope
 from plait.expressions.values import to_text
 
 
