@@ -96,9 +96,8 @@ class Graph:
         window, then as its kind starts (``starts.STARTS``)."""
         if st.done:
             return
-        node = st.node
-        session = self.session
-        if session.restored and st.node_id in session.restored:
+        node, restored = st.node, self.session.restored
+        if restored and st.node_id in restored:
             starts.restore(self, st)
             return
         if node.when is not None and not st.in_window and not starts.guard(self, st, node.when):
@@ -222,16 +221,7 @@ class Graph:
 
     def _skip(self, st: StepState) -> None:
         cause, edge = self._queue.skip_cause(st.node.index)
-        self.end_skipped(st, skip_reason(None if cause is None else self.states[cause], st), edge)
-
-    def end_skipped(self, st: StepState, reason: str, edge: Edge) -> None:
-        """Skip a node (and a group's members with it): its dependents see ``edge``."""
-        if st.node.kind is NodeKind.GROUP:
-            why = f"its group '{st.node.id}' was skipped"
-            stop = Stop(StepStatus.SKIPPED, StepStatus.SKIPPED, why, edge)
-            for member in st.node.members:
-                self.cancel_node(self.states[member], stop)
-        self.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
+        starts.skip(self, st, skip_reason(None if cause is None else self.states[cause], st), edge)
 
     def cancel_node(self, st: StepState, stop: Stop) -> None:
         """End a node that has not ended, and really stop whatever it started."""
@@ -239,8 +229,7 @@ class Graph:
             return
         node, started = st.node, st.status is StepStatus.RUNNING
         if node.kind is NodeKind.GROUP:
-            window = self.groups.get(node.index)
-            if window is not None:
+            if (window := self.groups.get(node.index)) is not None:
                 window.close()
             for member in node.members:
                 self.cancel_node(self.states[member], stop)
@@ -267,10 +256,9 @@ class Graph:
         self._abort_status = status
         if self.frame is None:
             self.session.ending = True
-        running = StepStatus.TIMED_OUT if status is RunStatus.TIMED_OUT else StepStatus.CANCELLED
-        if error is None:
-            error = RunTimedOut(reason) if status is RunStatus.TIMED_OUT else RunCancelled(reason)
-        self.error = error
+        timed_out = status is RunStatus.TIMED_OUT
+        running = StepStatus.TIMED_OUT if timed_out else StepStatus.CANCELLED
+        self.error = error or (RunTimedOut(reason) if timed_out else RunCancelled(reason))
         # No group may decide from members the abort ends (an `all` group would "succeed").
         for window in self.groups.values():
             window.close()
@@ -286,12 +274,8 @@ class Graph:
             self.propagate()
 
     def _finish(self) -> None:
-        if self._abort_status is not None:
-            self.status = self._abort_status
-        elif self.error is not None:
-            self.status = RunStatus.FAILED
-        else:
-            self.status = RunStatus.SUCCEEDED
+        ended = RunStatus.SUCCEEDED if self.error is None else RunStatus.FAILED
+        self.status = ended if self._abort_status is None else self._abort_status
         assert self.done is not None
         self.done.set_result(None)
         if self._on_done is not None:

@@ -51,8 +51,18 @@ def guard(g: Host, st: StepState, when: Template) -> bool:
         expression_failed(g, st, "when", exc)
         return False
     if not passed:
-        g.end_skipped(st, "its 'when' condition is false", Edge.DEAD)
+        skip(g, st, "its 'when' condition is false", Edge.DEAD)
     return passed
+
+
+def skip(g: Host, st: StepState, reason: str, edge: Edge) -> None:
+    """Skip a node (and a group's members with it): its dependents see ``edge``."""
+    if st.node.kind is NodeKind.GROUP:
+        why = f"its group '{st.node.id}' was skipped"
+        stop = Stop(StepStatus.SKIPPED, StepStatus.SKIPPED, why, edge)
+        for member in st.node.members:
+            g.cancel_node(g.states[member], stop)
+    g.end(st, StepStatus.SKIPPED, reason=reason, edge=edge)
 
 
 def start_switch(g: Host, st: StepState) -> None:
