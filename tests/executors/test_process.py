@@ -85,11 +85,11 @@ async def test_errors_come_back_as_the_local_executor_reports_them() -> None:
     for sid in ("plain", "typed"):
         assert remote.steps[sid].error == local.steps[sid].error
         assert remote.steps[sid].attempts == local.steps[sid].attempts
-    assert remote.steps["plain"].error == {
-        "type": "ValueError",
-        "message": "bad input",
-        "step": "plain",
-    }
+    plain = remote.steps["plain"].error
+    assert plain is not None
+    assert (plain.type, plain.message, plain.step) == ("ValueError", "bad input", "plain")
+    assert plain.traceback is not None
+    assert 'work.py", line' in plain.traceback  # the worker's frames came back
     assert remote.steps["typed"].attempts == 2
 
 

@@ -153,7 +153,12 @@ async def test_a_bad_query_fails_with_the_drivers_message_on_one_line(tmp_path: 
         _sql("unbound", url, "SELECT :x AS x"),
     ).run()
     missing = _error(result, "missing")
-    assert missing == {"type": "SqlError", "message": "sql: no such table: nope", "step": "missing"}
+    assert (missing["type"], missing["message"], missing["step"]) == (
+        "SqlError",
+        "sql: no such table: nope",
+        "missing",
+    )
+    assert missing["details"] == {"sqlite_errorcode": 1, "sqlite_errorname": "SQLITE_ERROR"}
     assert _error(result, "syntax")["type"] == "SqlError"
     assert "\n" not in _error(result, "syntax")["message"]
     unbound = _error(result, "unbound")

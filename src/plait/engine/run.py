@@ -44,6 +44,7 @@ from plait.errors import (
     StepTimedOut,
     StoreError,
     WorkflowError,
+    step_error_from,
 )
 from plait.executors.select import Choice, Executors
 from plait.expressions.ast import Scope
@@ -552,7 +553,7 @@ class Run:
         except RunError as exc:
             status, error = _status_of(exc), exc
         except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
-            status, error = StepStatus.FAILED, StepFailed(_message(exc), type=type(exc).__name__)
+            status, error = StepStatus.FAILED, step_error_from(exc)
         finally:
             if st.task is not None:
                 self._tasks.discard(st.task)
@@ -589,7 +590,7 @@ class Run:
             except RunError as exc:
                 error = exc
             elapsed = clock() - first if clock is not None else 0.0
-            delay = next_delay(policy, st.attempts, error.type, elapsed, random.random())
+            delay = next_delay(policy, st.attempts, error.types, elapsed, random.random())
             if delay is None:
                 raise error
             if st.attempt_errors is None:
@@ -638,21 +639,17 @@ class Run:
                 return await executor.call(tool, value, ctx)
             async with asyncio.timeout(timeout) as deadline:
                 return await executor.call(tool, value, ctx)
-        except TimeoutError:
+        except TimeoutError as exc:
             if timeout is not None and deadline.expired():
                 raise StepTimedOut(
                     f"step '{node.id}' timed out after {timeout:g}s", step=node.id
                 ) from None
-            raise StepFailed(
-                "TimeoutError raised by the tool", step=node.id, type="TimeoutError"
-            ) from None
+            raise step_error_from(exc, step=node.id) from exc
         except (RunError, asyncio.CancelledError):
             raise
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             # A tool's sys.exit() or stray KeyboardInterrupt fails its step, not the engine.
-            raise StepFailed(
-                str(exc) or type(exc).__name__, step=node.id, type=type(exc).__name__
-            ) from exc
+            raise step_error_from(exc, step=node.id) from exc
 
     def _context(self, st: StepState) -> StepContext:
         assert self._executors is not None
