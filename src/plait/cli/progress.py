@@ -153,7 +153,11 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
             Text(mask(f"traceback of step '{failure.step}', innermost frames:"), "red"),
             Text(mask(traceback_tail(failure.traceback))),
             sep="\n",
+            soft_wrap=True,  # a frame's line stays one line, as Python prints it
         )
+        if failure.cause:
+            cause = f"caused by {failure.cause.get('type')}: {failure.cause.get('message')}"
+            console.print(Text(mask(cause)), soft_wrap=True)
     if result.outputs is not None:
         console.print("outputs:")
         console.print_json(json.dumps(result.secrets.value(result.outputs), default=repr))
