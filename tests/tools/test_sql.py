@@ -339,6 +339,7 @@ async def test_a_postgres_error_is_one_line_from_the_driver(postgres_url: str) -
     error = _error(result, "bad")
     assert error["type"] == "SqlError"
     assert error["message"] == 'sql: relation "plait_no_such_table" does not exist'
+    assert error["details"] == {"sqlstate": "42P01"}  # undefined_table
 
 
 async def test_a_postgres_connection_failure_is_SqlOperationalError() -> None:
