@@ -204,6 +204,8 @@ async def test_retry_on_os_error_retries_connection_reset_but_not_value_error() 
     def flaky(kind: str) -> str:
         raised[kind] = raised.get(kind, 0) + 1
         if raised[kind] == 1:
+            if kind == "timeout":
+                raise TimeoutError("the step's own code timed out")  # an OSError too
             raise ConnectionResetError("peer reset") if kind == "reset" else ValueError("bad")
         return "ok"
 
@@ -212,6 +214,7 @@ async def test_retry_on_os_error_retries_connection_reset_but_not_value_error() 
         plait.Workflow("w")
         .task("reset", tool=flaky, input={"kind": "reset"}, retry=retry)
         .task("value", tool=flaky, input={"kind": "value"}, retry=retry, continueOnError=True)
+        .task("timeout", tool=flaky, input={"kind": "timeout"}, retry=retry)
     )
     result = await wf.run()
     reset = result.steps["reset"]
@@ -222,6 +225,9 @@ async def test_retry_on_os_error_retries_connection_reset_but_not_value_error() 
     assert "in flaky" in attempt.traceback
     value = result.steps["value"]
     assert (value.status, value.attempts) == (plait.StepStatus.FAILED, 1)
+    timeout = result.steps["timeout"]
+    assert (timeout.status, timeout.attempts) == (plait.StepStatus.SUCCEEDED, 2)
+    assert timeout.attempt_errors[0].traceback is not None
 
 
 def test_an_exception_carries_the_names_of_its_classes() -> None:
