@@ -20,22 +20,14 @@ from typing import Any
 
 from plait.compiler import NO_ENV, EnvBinding, Plan, bind_env, bind_inputs, compile_loaded
 from plait.definition.loader import parse_definition, parse_text
-from plait.engine.recording import (
-    LEASE_TTL,
-    Recorder,
-    Restored,
-    dumps,
-    lease_owner,
-    loads,
-    outline,
-)
+from plait.engine.recording import LEASE_TTL, Recorder, Restored, lease_owner, outline
 from plait.engine.result import GroupResult, RunResult, StepResult, from_iso, iso
 from plait.engine.run import Run
-from plait.errors import LeaseHeld, Problem, StoreError, WorkflowError
+from plait.errors import ErrorInfo, LeaseHeld, Problem, RunCancelled, StoreError, WorkflowError
 from plait.executors.select import Choice
 from plait.status import RunStatus, StepStatus
 from plait.store import Store, open_store
-from plait.store.records import RunRecord, RunUpdate, StepRecord
+from plait.store.records import RunRecord, RunUpdate, StepRecord, dumps, loads
 
 RESUMABLE = {RunStatus.RUNNING.value, RunStatus.PAUSED.value}
 RESUMABLE_FROM_FAILURE = {
@@ -92,7 +84,7 @@ def new_run(
         definition=definition.text,
         file=definition.file,
         outline=definition.outline,
-        inputs=_dumps_inputs(inputs),
+        inputs=dumps(inputs, loose=True),
         lease_owner=owner,
         lease_expires_at=now + LEASE_TTL,
         created_at=iso(now),
@@ -358,13 +350,7 @@ def request_cancel(run_id: str, store: Store) -> str:
                     {
                         "status": RunStatus.CANCELLED.value,
                         "finished_at": now,
-                        "error": dumps(
-                            {
-                                "type": "Cancelled",
-                                "message": "cancelled by plait cancel",
-                                "step": None,
-                            }
-                        ),
+                        "error": dumps(RunCancelled("cancelled by plait cancel").to_dict()),
                         "lease_owner": None,
                         "lease_expires_at": None,
                     },
@@ -386,11 +372,11 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
     steps = store.get_steps(record.id)
     shape = loads(record.outline) or {"nodes": [], "terminals": []}
     latest: dict[str, StepRecord] = {}
-    errors: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, list[ErrorInfo]] = {}
     for step in sorted(steps, key=lambda s: s.attempt):
         previous = latest.get(step.node_id)
         if previous is not None and previous.error is not None:
-            errors.setdefault(step.node_id, []).append(loads(previous.error))
+            errors.setdefault(step.node_id, []).append(ErrorInfo.from_dict(loads(previous.error)))
         latest[step.node_id] = step
     results: dict[str, StepResult] = {}
     for node in shape["nodes"]:
@@ -410,7 +396,7 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
         workflow=record.workflow,
         status=RunStatus(record.status),
         outputs=loads(record.outputs),
-        error=loads(record.error),
+        error=_error(record.error),
         started_at=from_iso(record.started_at),
         finished_at=from_iso(record.finished_at),
         steps=results,
@@ -420,7 +406,7 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
 
 
 def _step_result(
-    node_id: str, step: StepRecord | None, attempt_errors: list[dict[str, Any]]
+    node_id: str, step: StepRecord | None, attempt_errors: list[ErrorInfo]
 ) -> StepResult:
     if step is None:
         return StepResult(node_id, StepStatus.PENDING, None, None, 0, None, None)
@@ -428,7 +414,7 @@ def _step_result(
         id=node_id,
         status=StepStatus(step.status),
         output=loads(step.output),
-        error=loads(step.error),
+        error=_error(step.error),
         attempts=step.attempt,
         started_at=from_iso(step.started_at),
         finished_at=from_iso(step.finished_at),
@@ -463,8 +449,10 @@ def _group_result(
     )
 
 
-def _dumps_inputs(inputs: dict[str, Any]) -> str:
-    return json.dumps(inputs, separators=(",", ":"), default=repr)
+def _error(text: str | None) -> ErrorInfo | None:
+    """A recorded error (rows written by an older plait hold fewer keys)."""
+    data = loads(text)
+    return None if data is None else ErrorInfo.from_dict(data)
 
 
 __all__ = [

@@ -41,7 +41,9 @@ async def test_fail_after_delay_with_type() -> None:
         {"id": "f", "tool": "fail", "input": {"message": "nope", "type": "Quota", "after": 1500}}
     ).run()
     assert loop.time() - start == pytest.approx(1.5, abs=0.01)
-    assert result.steps["f"].error == {"type": "Quota", "message": "nope", "step": "f"}
+    error = result.steps["f"].error
+    assert error is not None
+    assert (error.type, error.message, error.step) == ("Quota", "nope", "f")
 
 
 async def test_bad_builtin_input_fails_the_step_with_a_clear_error() -> None:

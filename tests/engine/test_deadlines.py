@@ -17,10 +17,13 @@ async def test_a_deadline_fires_once_at_its_time_and_says_so() -> None:
     fired: list[float] = []
     deadlines = Deadlines()
     deadline = deadlines.after(5.0, lambda: fired.append(loop.time()))
-    assert deadline.pending and not deadline.fired and len(deadlines) == 1
+    assert deadline.pending
+    assert not deadline.fired
+    assert len(deadlines) == 1
     await asyncio.sleep(10)
     assert fired == [5.0]
-    assert deadline.fired and not deadline.pending
+    assert deadline.fired
+    assert not deadline.pending
     assert len(deadlines) == 0  # a fired deadline is no longer live
 
 
@@ -31,7 +34,9 @@ async def test_a_cancelled_deadline_never_fires() -> None:
     deadline.cancel()
     deadline.cancel()  # twice is harmless
     await asyncio.sleep(2)
-    assert fired == [] and not deadline.fired and len(deadlines) == 0
+    assert fired == []
+    assert not deadline.fired
+    assert len(deadlines) == 0
 
 
 async def test_cancel_all_stops_every_pending_deadline_of_a_run() -> None:
@@ -43,7 +48,9 @@ async def test_cancel_all_stops_every_pending_deadline_of_a_run() -> None:
     await asyncio.sleep(1.5)
     deadlines.cancel_all()
     await asyncio.sleep(10)
-    assert fired == [1] and early.fired and len(deadlines) == 0
+    assert fired == [1]
+    assert early.fired
+    assert len(deadlines) == 0
 
 
 async def test_within_tells_its_own_expiry_from_the_calls_timeout_error() -> None:

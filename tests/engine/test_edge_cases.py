@@ -35,7 +35,9 @@ def test_a_tool_calling_sys_exit_fails_its_step_not_the_engine() -> None:
         sys.exit(3)
 
     result = plait.run_sync(plait.Workflow("x").task("x", tool=exits))
-    assert result.steps["x"].error == {"type": "SystemExit", "message": "3", "step": "x"}
+    error = result.steps["x"].error
+    assert error is not None
+    assert (error.type, error.message, error.step) == ("SystemExit", "3", "x")
 
 
 async def test_cancelling_a_run_does_not_make_its_groups_succeed(probe: Probe) -> None:

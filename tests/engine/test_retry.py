@@ -69,7 +69,8 @@ async def test_no_wait_after_the_last_attempt_and_the_last_error_is_reported(
     assert round(loop.time() - begin, 3) == 3.0  # not 7.0: no backoff after attempt 3
     f = result.steps["f"]
     assert (f.status, f.attempts) == (plait.StepStatus.FAILED, 3)
-    assert f.error == {"type": "Transient", "message": "try 3", "step": "f"}
+    assert f.error is not None
+    assert (f.error.type, f.error.message, f.error.step) == ("Transient", "try 3", "f")
     assert [e["message"] for e in f.attempt_errors] == ["try 1", "try 2"]
 
 
@@ -101,7 +102,8 @@ async def test_the_deadline_counts_the_wait_for_a_slot_after_a_backoff(
     assert [round(t - begin, 3) for t in flaky] == [0.0]
     f = result.steps["f"]
     assert (f.attempts, f.attempt_errors) == (1, ())
-    assert f.error == {"type": "Transient", "message": "try 1", "step": "f"}
+    assert f.error is not None
+    assert (f.error.type, f.error.message, f.error.step) == ("Transient", "try 1", "f")
     assert result.stats["tasksFailed"] == 1  # the one attempt, counted once
     assert result.stats["activeWorkers"] == 0
 

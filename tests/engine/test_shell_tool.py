@@ -65,6 +65,7 @@ def test_non_zero_exit_fails_with_the_stderr_tail() -> None:
     assert error["type"] == "CommandFailed"
     assert "status 3" in error["message"]
     assert error["message"].endswith("went wrong")
+    assert error.details == {"exit_code": 3, "stderr": "went wrong"}
 
 
 def test_missing_program_is_a_clear_error() -> None:

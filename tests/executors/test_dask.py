@@ -98,11 +98,11 @@ async def test_failures_keep_their_type_and_retries_on_the_cluster(cluster: str)
         assert remote.steps[sid].error == local.steps[sid].error
         assert remote.steps[sid].attempts == local.steps[sid].attempts
     assert remote.steps["typed"].attempts == 2
-    assert remote.steps["plain"].error == {
-        "type": "ValueError",
-        "message": "bad input",
-        "step": "plain",
-    }
+    plain = remote.steps["plain"].error
+    assert plain is not None
+    assert (plain.type, plain.message, plain.step) == ("ValueError", "bad input", "plain")
+    assert plain.traceback is not None
+    assert 'work.py", line' in plain.traceback  # the worker's frames came back
     assert remote.steps["sync_tool"].output["x"] == 4
     assert remote.steps["sync_tool"].output["pid"] != os.getpid()
 

@@ -85,12 +85,31 @@ async def test_errors_come_back_as_the_local_executor_reports_them() -> None:
     for sid in ("plain", "typed"):
         assert remote.steps[sid].error == local.steps[sid].error
         assert remote.steps[sid].attempts == local.steps[sid].attempts
-    assert remote.steps["plain"].error == {
-        "type": "ValueError",
-        "message": "bad input",
-        "step": "plain",
-    }
+    plain = remote.steps["plain"].error
+    assert plain is not None
+    assert (plain.type, plain.message, plain.step) == ("ValueError", "bad input", "plain")
+    assert plain.traceback is not None
+    assert 'work.py", line' in plain.traceback  # the worker's frames came back
     assert remote.steps["typed"].attempts == 2
+
+
+async def test_a_step_in_a_worker_process_keeps_its_traceback_and_cause() -> None:
+    wf = workflow(
+        py("chained", "fail_chained", {"key": "k"}, continueOnError=True),
+        py("typed", "fail_typed", {"kind": "Flaky"}, continueOnError=True),
+    )
+    result = await wf.run(executor="process")
+    chained = result.steps["chained"].error
+    assert chained is not None
+    assert chained.cause == {"type": "KeyError", "message": "'k'"}
+    assert chained.traceback is not None
+    assert 'work.py", line' in chained.traceback
+    assert "in fail_chained" in chained.traceback
+    assert os.path.dirname(plait.__file__) not in chained.traceback  # no worker plumbing
+    typed = result.steps["typed"].error  # a StepError raised in the worker: its own frames
+    assert typed is not None
+    assert typed.traceback is not None
+    assert "in fail_typed" in typed.traceback
 
 
 async def test_an_argument_that_cannot_be_pickled_fails_its_step_naming_it() -> None:

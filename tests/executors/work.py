@@ -59,6 +59,13 @@ def fail_typed(kind: str) -> None:
     raise ToolError(f"failed as {kind}", type=kind)
 
 
+def fail_chained(key: str) -> None:
+    try:
+        {}[key]
+    except KeyError as exc:
+        raise RuntimeError(f"no {key}") from exc
+
+
 def die(code: int = 3) -> None:
     os._exit(code)
 

@@ -250,3 +250,68 @@ def test_a_short_value_is_not_masked() -> None:
     secrets = Secrets(["ab", "long-enough"])
     assert secrets.text("ab long-enough") == "ab ***"
     assert secrets.json_text(json.dumps({"k": 'q"long-enough"'})) == json.dumps({"k": 'q"***"'})
+
+
+# A step's code that puts the secret everywhere an error can carry it: the message,
+# the cause, the details, and the source line its traceback quotes (the comment).
+LEAKY = f"""\
+import plait
+
+
+def reject(token):
+    try:
+        raise KeyError(token)
+    except KeyError as exc:
+        error = plait.StepError(f"token {{token}} refused", status=401, details={{"token": token}})
+        raise error from exc  # was {TOKEN}
+"""
+
+
+def test_a_secret_in_an_errors_message_cause_details_and_traceback_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", TOKEN)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    path = _write(
+        tmp_path,
+        {
+            "name": "leaky",
+            "env": ["API_TOKEN"],
+            "steps": [
+                {
+                    "id": "call",
+                    "tool": "python",
+                    "input": {"function": "leaky:reject", "args": {"token": "${env.API_TOKEN}"}},
+                }
+            ],
+        },
+    )
+    db = tmp_path / "runs.db"
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", str(path), "--json", "--store", str(db)])
+    assert ran.exit_code == 1
+    error = json.loads(ran.stdout)["steps"]["call"]["error"]
+    # Every field was there to leak, and reads *** where the secret was.
+    assert error["message"] == "token *** refused"
+    assert error["cause"] == {"type": "KeyError", "message": "'***'"}
+    assert error["details"] == {"token": "***"}
+    assert "leaky.py" in error["traceback"]
+    assert "# was ***" in error["traceback"]
+    assert TOKEN not in ran.stdout
+    with sqlite3.connect(db) as conn:
+        dumped = "\n".join(
+            " ".join(str(v) for v in row)
+            for table in ("runs", "step_executions", "events")
+            for row in conn.execute(f"SELECT * FROM {table}")
+        )
+    assert "# was ***" in dumped
+    assert TOKEN not in dumped
+    run_id = json.loads(ran.stdout)["run_id"]
+    for args in (["runs", "show", run_id], ["runs", "show", run_id, "--json"]):
+        shown = runner.invoke(app, [*args, "--store", str(db)])
+        assert shown.exit_code == 0
+        assert TOKEN not in shown.output
+    terminal = runner.invoke(app, ["run", str(path), "--store", str(db)])
+    assert "# was ***" in terminal.output  # the summary's traceback quotes the line
+    assert TOKEN not in terminal.output

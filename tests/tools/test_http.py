@@ -121,6 +121,10 @@ async def test_an_error_status_fails_the_step_with_status_method_url_and_body(
     assert error["type"] == kind
     assert f"GET {url} answered {status}" in error["message"]
     assert error["message"].endswith(f"line one the server says {status}")
+    # the status and the body's end are data too, for an onError handler to read
+    assert error["status"] == status
+    assert error["details"]["body"].endswith(f"line one the server says {status}")
+    assert error["details"].get("retry_after") == ("7" if status == 429 else None)
 
 
 async def test_a_password_in_the_url_never_reaches_the_error(server: LocalServer) -> None:

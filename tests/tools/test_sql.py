@@ -153,7 +153,12 @@ async def test_a_bad_query_fails_with_the_drivers_message_on_one_line(tmp_path: 
         _sql("unbound", url, "SELECT :x AS x"),
     ).run()
     missing = _error(result, "missing")
-    assert missing == {"type": "SqlError", "message": "sql: no such table: nope", "step": "missing"}
+    assert (missing["type"], missing["message"], missing["step"]) == (
+        "SqlError",
+        "sql: no such table: nope",
+        "missing",
+    )
+    assert missing["details"] == {"sqlite_errorcode": 1, "sqlite_errorname": "SQLITE_ERROR"}
     assert _error(result, "syntax")["type"] == "SqlError"
     assert "\n" not in _error(result, "syntax")["message"]
     unbound = _error(result, "unbound")
@@ -334,6 +339,7 @@ async def test_a_postgres_error_is_one_line_from_the_driver(postgres_url: str) -
     error = _error(result, "bad")
     assert error["type"] == "SqlError"
     assert error["message"] == 'sql: relation "plait_no_such_table" does not exist'
+    assert error["details"] == {"sqlstate": "42P01"}  # undefined_table
 
 
 async def test_a_postgres_connection_failure_is_SqlOperationalError() -> None:

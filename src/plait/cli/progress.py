@@ -19,8 +19,11 @@ from rich.text import Text
 
 from plait.engine.result import RunResult
 from plait.engine.run import Run
+from plait.errors import ErrorInfo
 from plait.status import RunStatus, StepStatus
 from plait.store.records import RunRecord
+
+TRACEBACK_FRAMES = 3  # frames of the first failure's traceback a summary shows
 
 STATUS_STYLE = {
     StepStatus.SUCCEEDED: "green",
@@ -119,7 +122,7 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
     for step in steps[:max_rows]:
         detail = ""
         if step.error:
-            detail = f"{step.error['type']}: {step.error['message']}"
+            detail = f"{step.error.type}: {step.error.message}"
         elif step.reason:
             detail = step.reason
         duration = step.duration_ms
@@ -142,11 +145,45 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
         )
     )
     if result.error:
-        error = f"error: {result.error['type']}: {result.error['message']}"
+        error = f"error: {result.error.type}: {result.error.message}"
         console.print(Text(mask(error), "red"))
+    failure = first_failure(result)
+    if failure is not None and failure.traceback:
+        console.print(
+            Text(mask(f"traceback of step '{failure.step}', innermost frames:"), "red"),
+            Text(mask(traceback_tail(failure.traceback))),
+            sep="\n",
+            soft_wrap=True,  # a frame's line stays one line, as Python prints it
+        )
+        if failure.cause:
+            cause = f"caused by {failure.cause.get('type')}: {failure.cause.get('message')}"
+            console.print(Text(mask(cause)), soft_wrap=True)
     if result.outputs is not None:
         console.print("outputs:")
         console.print_json(json.dumps(result.secrets.value(result.outputs), default=repr))
+
+
+def first_failure(result: RunResult) -> ErrorInfo | None:
+    """The error whose traceback the summary shows: the run's, else that of the step
+    that failed first (under ``continueOnError`` the run may have succeeded)."""
+    if result.error is not None and result.error.traceback:
+        return result.error
+    failed = [s for s in result.steps.values() if s.error is not None and s.error.traceback]
+    if not failed:
+        return None
+    return min(failed, key=lambda s: s.finished_at or 0.0).error
+
+
+def traceback_tail(text: str, frames: int = TRACEBACK_FRAMES) -> str:
+    """The last ``frames`` frames of a formatted traceback and its exception line: where
+    it went wrong, on one screen (``--json`` has it all)."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if len(starts) <= frames:
+        return text
+    hidden = len(starts) - frames
+    more = f"  [{hidden} outer frame{'s' if hidden != 1 else ''} not shown; --json has them]"
+    return "\n".join([lines[0], more, *lines[starts[-frames] :]])
 
 
 def render_runs(console: Console, records: list[RunRecord]) -> None:

@@ -52,8 +52,12 @@ class RetryPolicy:
         base = min(self.max_delay, self.initial * self.multiplier ** (attempt - 1))
         return base * (1.0 - self.jitter * rand)
 
-    def retries(self, error_type: str) -> bool:
-        return self.retry_on is None or error_type in self.retry_on
+    def retries(self, *error_types: str) -> bool:
+        """Whether ``retryOn`` names any of ``error_types``: an error's type and the names
+        of its classes' bases (``RunError.types``), so ``OSError`` covers
+        ``ConnectionResetError``; a name that is no class (``PoolFull``, a tool's type)
+        matches exactly."""
+        return self.retry_on is None or not self.retry_on.isdisjoint(error_types)
 
 
 @dataclass(frozen=True, slots=True)

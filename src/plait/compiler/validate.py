@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from plait.definition.models import WorkflowDef
-from plait.errors import Problem
+from plait.errors import ERROR_KEYS, Problem
 from plait.expressions.template import Template
 
 STEP_FIELDS = ("output", "status", "error", "attempts")
-ERROR_FIELDS = ("type", "message", "step")
+ERROR_FIELDS = ERROR_KEYS  # what ${error.KEY} may read in an onError handler
 FRAME_FIELDS = {
     "parallel": ("index", "item", "items"),
     "loop": ("index", "item", "items", "results"),

@@ -1,37 +1,41 @@
 """Recording a run in a store without ever blocking the event loop.
 
-Transitions become records on the loop (cheap: a JSON dump and a queue put) and a
-writer thread commits them in batches, one transaction per batch (group commit):
+Transitions become records on the loop (cheap: a JSON dump and a queue put) and the
+writer thread (``engine/writer.py``) commits them in batches:
 
     loop:   step ends ──put──▶ [queue] ──▶ writer thread: commit batch
     loop:   ◀──call_soon_threadsafe── "durable": release the step's dependents
 
 A step's success is released to its dependents only once it is on disk, so what a
 dependent consumed is what a resume will reuse. Failures and skips need no wait.
+Every failed attempt keeps its own row, with its error (traceback included).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import queue
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
+from plait.engine.writer import BatchWriter, Callback
 from plait.errors import RunError, StepFailed, StoreError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
-from plait.store.records import EventRecord, RunRecord, RunUpdate, StepRecord, Write
+from plait.store.records import (
+    EventRecord,
+    RunRecord,
+    RunUpdate,
+    StepRecord,
+    dumps,
+)
 
 
 class RunControl(Protocol):
@@ -45,21 +49,12 @@ class RunControl(Protocol):
     def fail_store(self, exc: StoreError) -> None: ...
 
 
+# `dumps` is the store's JSON text helper (store/records.py), here for the engine.
+__all__ = ["LEASE_TTL", "Recorder", "Restored", "dumps", "lease_owner", "outline", "storable"]
+
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
 START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
-_FLUSH = object()
-_STOP = object()
-
-Callback = Callable[[], None]
-
-
-def dumps(value: Any) -> str:
-    """JSON for the store. The standard library's default encoder is cached, the fastest
-    path; it raises ``TypeError`` for what JSON cannot hold (sets, objects)."""
-    if value is None:
-        return "null"
-    return json.dumps(value)
 
 
 def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
@@ -72,101 +67,8 @@ def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
         return None, StepFailed(message, step=step_id, type="OutputNotSerializable")
 
 
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class BatchWriter:
-    """A thread that commits queued writes in batches and reports back to the loop."""
-
-    def __init__(
-        self,
-        store: Store,
-        loop: asyncio.AbstractEventLoop,
-        on_error: Callable[[StoreError], None],
-        fence: tuple[str, str] | None = None,
-    ) -> None:
-        self._fence = fence
-        self._store = store
-        self._loop = loop
-        self._on_error = on_error
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._main, name="plait-writer", daemon=True)
-        self.failed: StoreError | None = None
-        self.batches = 0
-        self._thread.start()
-
-    def put(self, write: Write, done: Callback | None = None) -> None:
-        self._queue.put((write, done))
-
-    def flush(self) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = self._loop.create_future()
-
-        def done() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        self._queue.put((_FLUSH, done))
-        return future
-
-    async def close(self) -> None:
-        await self.flush()
-        self._queue.put((_STOP, None))
-        await asyncio.to_thread(self._thread.join)
-
-    def _main(self) -> None:
-        get = self._queue.get
-        get_nowait = self._queue.get_nowait
-        while True:
-            batch: list[Write] = []
-            callbacks: list[Callback] = []
-            item, done = get()
-            stop = False
-            while True:
-                if item is _STOP:
-                    stop = True
-                elif item is not _FLUSH:
-                    batch.append(item)
-                if done is not None:
-                    callbacks.append(done)
-                if len(batch) >= 20000:
-                    break
-                try:
-                    item, done = get_nowait()
-                except queue.Empty:
-                    break
-            self._commit(batch)
-            if callbacks:
-                self._loop.call_soon_threadsafe(_run_all, callbacks)
-            if stop:
-                return
-
-    def _commit(self, batch: list[Write]) -> None:
-        if not batch or self.failed is not None:
-            return
-        try:
-            self._store.write(batch, fence=self._fence)
-            self.batches += 1
-        except StoreError as exc:
-            self.failed = exc
-            self._loop.call_soon_threadsafe(self._on_error, exc)
-        except Exception as exc:  # a bug or a driver error not translated: never lose it
-            self.failed = StoreError(f"store {self._store.url}: cannot write: {exc!r}")
-            self._loop.call_soon_threadsafe(self._on_error, self.failed)
-
-
-def _run_all(callbacks: list[Callback]) -> None:
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception as exc:  # one failing callback must not strand the others
-            asyncio.get_running_loop().call_exception_handler(
-                {"message": "plait: a store callback failed", "exception": exc}
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,10 +158,11 @@ class Recorder:
             self._start_timer.cancel()
             self._start_timer = None
         self.event("run_finished", payload={"status": result.status.value})
+        error = result.error
         values = {
             "status": result.status.value,
-            "outputs": self._secrets.json_text(_dumps_loose(result.outputs)),
-            "error": None if result.error is None else self._secrets.json_text(dumps(result.error)),
+            "outputs": self._secrets.json_text(_loose(result.outputs)),
+            "error": None if error is None else self._secrets.json_text(dumps(error.to_dict())),
             "stats": dumps(result.stats),
             "started_at": iso(result.started_at),
             "finished_at": iso(result.finished_at),
@@ -320,7 +223,7 @@ class Recorder:
         """A ``running`` row is written only for a step still running ``START_DELAY``
         later: most short steps end first, and their one row says it all. (No event
         either: the row's started_at says it.)"""
-        self._open[st] = (_dumps_loose(value), iso(st.started_at))
+        self._open[st] = (_loose(value), iso(st.started_at))
         self._unwritten[st] = st
         if self._start_timer is None:
             loop = asyncio.get_running_loop()
@@ -354,7 +257,9 @@ class Recorder:
         failed = StepStatus.FAILED.value
         error_json = dumps(error.to_dict())
         self._writer.put(self._record(st, failed, text, None, error_json, None, started, finished))
-        self.event("step_retrying", st.node_id, {"attempt": st.attempts, **error.to_dict()})
+        # The event says why; the attempt's row holds the whole error (its traceback).
+        why = {"attempt": st.attempts, "type": error.type, "message": error.message}
+        self.event("step_retrying", st.node_id, why)
 
     def step_ended(self, st: StepState, output_json: str | None, durable: Callback | None) -> None:
         assert self._writer is not None
@@ -416,14 +321,9 @@ class Recorder:
         )
 
 
-def _dumps_loose(value: Any) -> str | None:
-    """A step's input, for the record: anything JSON cannot hold is shown by its repr."""
-    if value is None:
-        return None
-    try:
-        return json.dumps(value, separators=(",", ":"), default=repr)
-    except (TypeError, ValueError):
-        return json.dumps(repr(value))
+def _loose(value: Any) -> str | None:
+    """A step's input or a run's outputs, for the record: None stays NULL."""
+    return None if value is None else dumps(value, loose=True)
 
 
 def outline(plan: Plan) -> str:

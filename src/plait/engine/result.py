@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from plait.errors import ErrorInfo
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import RunStatus, StepStatus
 
@@ -61,17 +62,19 @@ def duration_ms(start: float | None, end: float | None) -> float | None:
 @dataclass(slots=True)
 class StepResult:
     """One step execution's outcome. (Not frozen: a run builds one per node, and a frozen
-    dataclass's ``__init__`` costs several times more.)"""
+    dataclass's ``__init__`` costs several times more.) ``error`` is the last attempt's
+    error (``error.type``, ``.message``, ``.traceback``, ``.cause``, ``.details``...),
+    ``attempt_errors`` the earlier attempts' errors."""
 
     id: str
     status: StepStatus
     output: Any
-    error: dict[str, Any] | None
+    error: ErrorInfo | None
     attempts: int
     started_at: float | None
     finished_at: float | None
     reason: str | None = None
-    attempt_errors: tuple[dict[str, Any], ...] = ()
+    attempt_errors: tuple[ErrorInfo, ...] = ()
 
     @property
     def duration_ms(self) -> float | None:
@@ -81,7 +84,7 @@ class StepResult:
         doc: dict[str, Any] = {
             "status": self.status.value,
             "output": self.output,
-            "error": self.error,
+            "error": None if self.error is None else self.error.to_dict(),
             "attempts": self.attempts,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
@@ -90,7 +93,7 @@ class StepResult:
         if self.reason is not None:
             doc["reason"] = self.reason
         if self.attempt_errors:
-            doc["attempt_errors"] = list(self.attempt_errors)
+            doc["attempt_errors"] = [error.to_dict() for error in self.attempt_errors]
         return doc
 
 
@@ -107,7 +110,7 @@ class GroupResult:
     duration: float | None
     success: bool
     results: dict[str, Any]
-    errors: dict[str, dict[str, Any]]
+    errors: dict[str, ErrorInfo]
     winner: str | None
     status: StepStatus
 
@@ -123,7 +126,7 @@ class GroupResult:
             "duration": self.duration,
             "success": self.success,
             "results": self.results,
-            "errors": self.errors,
+            "errors": {step: error.to_dict() for step, error in self.errors.items()},
             "winner": self.winner,
         }
 
@@ -134,7 +137,7 @@ class RunResult:
     workflow: str
     status: RunStatus
     outputs: Any
-    error: dict[str, Any] | None
+    error: ErrorInfo | None
     started_at: float | None
     finished_at: float | None
     steps: Mapping[str, StepResult]
@@ -163,7 +166,7 @@ class RunResult:
                 "started_at": iso(self.started_at),
                 "finished_at": iso(self.finished_at),
                 "outputs": self.outputs,
-                "error": self.error,
+                "error": None if self.error is None else self.error.to_dict(),
                 "steps": {sid: s.to_dict() for sid, s in self.steps.items()},
                 "groups": {gid: g.to_dict() for gid, g in self.groups.items()},
                 "stats": self.stats,
@@ -206,10 +209,10 @@ def _step_result(st: Any) -> StepResult:
         id=st.node_id,
         status=st.status,
         output=st.output,
-        error=st.error.to_dict() if st.error is not None else None,
+        error=ErrorInfo.of(st.error) if st.error is not None else None,
         attempts=st.attempts,
         started_at=st.started_at,
         finished_at=st.finished_at,
         reason=st.reason,
-        attempt_errors=tuple(e.to_dict() for e in st.attempt_errors) if st.attempt_errors else (),
+        attempt_errors=tuple(map(ErrorInfo.of, st.attempt_errors)) if st.attempt_errors else (),
     )

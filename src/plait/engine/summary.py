@@ -13,7 +13,7 @@ from plait.engine.graph import Graph
 from plait.engine.result import GroupResult, RunResult, StepResults, duration_ms
 from plait.engine.session import Session
 from plait.engine.state import StepState
-from plait.errors import PlaitError, RunError
+from plait.errors import ErrorInfo, PlaitError, RunError
 from plait.status import RunStatus, StepStatus
 
 
@@ -46,7 +46,7 @@ def build_result(session: Session, root: Graph, finished_at: float) -> RunResult
         workflow=plan.name,
         status=status,
         outputs=outputs,
-        error=error.to_dict() if error is not None else None,
+        error=ErrorInfo.of(error) if error is not None else None,
         started_at=root.started_at,
         finished_at=finished_at,
         steps=steps,
@@ -72,7 +72,7 @@ def _group_result(st: StepState, members: list[StepState]) -> GroupResult:
         duration=duration_ms(st.started_at, st.finished_at),
         success=st.status is StepStatus.SUCCEEDED,
         results={m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
-        errors={m.node.id: m.error.to_dict() for m in members if m.error is not None},
+        errors={m.node.id: ErrorInfo.of(m.error) for m in members if m.error is not None},
         winner=st.winner,
         status=st.status,
     )

@@ -29,7 +29,7 @@ from plait.errors import (
     RunError,
     StepFailed,
     StepTimedOut,
-    WorkflowError,
+    step_error_from,
 )
 from plait.status import StepStatus
 from plait.tools.context import StepContext
@@ -133,7 +133,7 @@ async def _run_task(g: Host, st: StepState, pool: WorkerPool) -> None:
         status = StepStatus.TIMED_OUT if isinstance(exc, StepTimedOut) else StepStatus.FAILED
         error = exc
     except Exception as exc:  # an ExpressionError, or a bug: the step fails, the run goes on
-        status, error = StepStatus.FAILED, StepFailed(_plain(exc), type=type(exc).__name__)
+        status, error = StepStatus.FAILED, step_error_from(exc)
     finally:
         if st.task is not None:
             tasks.discard(st.task)
@@ -172,7 +172,7 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
         except RunError as exc:
             error = exc
         elapsed = clock() - first if clock is not None else 0.0
-        delay = next_delay(policy, st.attempts, error.type, elapsed, random.random())
+        delay = next_delay(policy, st.attempts, error.types, elapsed, random.random())
         if delay is None:
             raise error
         if st.attempt_errors is None:
@@ -226,17 +226,13 @@ async def _call(g: Host, st: StepState, value: Any, timeout: float | None) -> An
     except DeadlineExpired:
         message = f"step '{node.id}' timed out after {timeout:g}s"
         raise StepTimedOut(message, step=node.id) from None
-    except TimeoutError:
-        raise StepFailed(
-            "TimeoutError raised by the tool", step=node.id, type="TimeoutError"
-        ) from None
+    except TimeoutError as exc:  # the tool's own, not our timeout
+        raise step_error_from(exc, step=node.id) from exc
     except (RunError, asyncio.CancelledError):
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # A tool's sys.exit() or stray KeyboardInterrupt fails its step, not the engine.
-        raise StepFailed(
-            str(exc) or type(exc).__name__, step=node.id, type=type(exc).__name__
-        ) from exc
+        raise step_error_from(exc, step=node.id) from exc
 
 
 def _context(g: Host, st: StepState) -> StepContext:
@@ -252,10 +248,3 @@ def _context(g: Host, st: StepState) -> StepContext:
         run_in_thread=session.executors.run_in_thread,
         resources=session.resources,
     )
-
-
-def _plain(exc: Exception) -> str:
-    """An error's own words (a ``WorkflowError`` would prefix its location)."""
-    if isinstance(exc, WorkflowError):
-        return "; ".join(problem.message for problem in exc.problems)
-    return str(exc) or type(exc).__name__

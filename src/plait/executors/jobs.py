@@ -21,13 +21,12 @@ import asyncio
 import inspect
 import pickle
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plait.errors import RunError, StepFailed
+from plait.errors import RunError, StepFailed, step_error_from
 from plait.tools.builtin.python import PYTHON, call_args, resolve_function
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -184,14 +183,12 @@ def _worker_context(fields: ContextFields, folder: str | None) -> StepContext:
 
 
 def _error(exc: BaseException) -> bytes:
-    if isinstance(exc, RunError):
-        try:
-            return _pickle(("run_error", exc))
-        except Exception:  # a subclass with fields of its own: keep its words and type
-            return _pickle(("error", exc.type, exc.message, ""))
-    name = type(exc).__name__
-    text = "".join(traceback.format_exception(exc))
-    return _pickle(("error", name, str(exc) or name, text))
+    """The step error, made here: its traceback is read where its frames are."""
+    error = step_error_from(exc)
+    try:
+        return _pickle(("run_error", error))
+    except Exception:  # a subclass of the user's that will not pickle: keep its fields
+        return _pickle(("error", error.to_dict(), error.types))
 
 
 # -- back in the parent ------------------------------------------------------------
@@ -213,8 +210,13 @@ def result_of(job: Job, data: bytes) -> Any:
             step=job.step,
             type="NotPicklable",
         )
-    _, name, message, remote_traceback = outcome
-    failed = StepFailed(message, type=name)
-    if remote_traceback:
-        failed.add_note(f"in the worker process:\n{remote_traceback}")
-    raise failed
+    _, fields, types = outcome
+    raise StepFailed(
+        fields["message"],
+        type=fields["type"],
+        status=fields["status"],
+        details=fields["details"],
+        traceback=fields["traceback"],
+        cause=fields["cause"],
+        types=tuple(types),
+    )

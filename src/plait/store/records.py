@@ -9,6 +9,7 @@ loop, where a value JSON cannot hold fails its step with a clear error.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -90,3 +91,22 @@ def keep_final(old: StepRecord | None, new: StepRecord) -> StepRecord:
     if old is not None and old.status not in OPEN_STATUSES:
         return old
     return new
+
+
+def dumps(value: Any, *, loose: bool = False) -> str:
+    """JSON text for a record. Strict, what a step's output must be: the standard
+    library's default encoder (cached: the fastest path) raises ``TypeError`` for what
+    JSON cannot hold (sets, objects). ``loose``, for what is only shown (a step's input,
+    a run's inputs and outputs): anything JSON cannot hold is written as its repr."""
+    if value is None:
+        return "null"
+    if not loose:
+        return json.dumps(value)
+    try:
+        return json.dumps(value, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):  # a key JSON cannot hold, a cycle
+        return json.dumps(repr(value))
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from plait.definition.durations import parse_duration
-from plait.errors import ToolError
+from plait.errors import StepError
 
 
 def mapping(value: Any, tool: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ToolError(
+        raise StepError(
             f"{tool}: input must be a mapping, not {type(value).__name__}", type="InputError"
         )
     return value
@@ -22,14 +22,14 @@ def duration(args: dict[str, Any], key: str, tool: str) -> float:
     try:
         return parse_duration(args.get(key, 0))
     except ValueError as exc:
-        raise ToolError(f"{tool}: '{key}': {exc}", type="InputError") from None
+        raise StepError(f"{tool}: '{key}': {exc}", type="InputError") from None
 
 
 def check_keys(args: dict[str, Any], known: frozenset[str], tool: str) -> None:
     """A misspelt key (``header:``) is an error, not a silently ignored setting."""
     unknown = sorted(str(k) for k in args if k not in known)
     if unknown:
-        raise ToolError(
+        raise StepError(
             f"{tool}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(known))}",
             type="InputError",
         )
@@ -38,7 +38,7 @@ def check_keys(args: dict[str, Any], known: frozenset[str], tool: str) -> None:
 def either(args: dict[str, Any], camel: str, snake: str, tool: str, default: Any = None) -> Any:
     """The value of a key that has a camelCase and a snake_case spelling (not both)."""
     if camel in args and snake in args:
-        raise ToolError(f"{tool}: give '{camel}' or '{snake}', not both", type="InputError")
+        raise StepError(f"{tool}: give '{camel}' or '{snake}', not both", type="InputError")
     if camel in args:
         return args[camel]
     return args.get(snake, default)
@@ -48,10 +48,10 @@ def text(args: dict[str, Any], key: str, tool: str, *, required: bool = False) -
     value = args.get(key)
     if value is None:
         if required:
-            raise ToolError(f"{tool}: '{key}' is required", type="InputError")
+            raise StepError(f"{tool}: '{key}' is required", type="InputError")
         return None
     if not isinstance(value, str):
-        raise ToolError(
+        raise StepError(
             f"{tool}: '{key}' must be a string, not {type(value).__name__}", type="InputError"
         )
     return value

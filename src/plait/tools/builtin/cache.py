@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import check_keys, duration, mapping, text
 from plait.tools.builtin.sql import execute
 from plait.tools.context import StepContext
@@ -96,7 +96,7 @@ async def cache_get(value: Any, ctx: StepContext) -> Any:
     try:
         return json.loads(stored)
     except ValueError:
-        raise ToolError(
+        raise StepError(
             f"cache_get: the value under {key!r} is not JSON; was it written by something "
             "other than cache_set?",
             type="CacheError",
@@ -106,7 +106,7 @@ async def cache_get(value: Any, ctx: StepContext) -> Any:
 def _key(args: dict[str, Any], tool: str) -> str:
     key = text(args, "key", tool, required=True)
     if not key:
-        raise ToolError(f"{tool}: 'key' must not be empty", type="InputError")
+        raise StepError(f"{tool}: 'key' must not be empty", type="InputError")
     return key
 
 
@@ -114,7 +114,7 @@ def _encode(value: Any) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ToolError(f"cache_set: 'value' must be JSON: {exc}", type="InputError") from None
+        raise StepError(f"cache_set: 'value' must be JSON: {exc}", type="InputError") from None
 
 
 def _ttl(args: dict[str, Any]) -> float | None:
@@ -122,7 +122,7 @@ def _ttl(args: dict[str, Any]) -> float | None:
         return None
     ttl = duration(args, "ttl", "cache_set")
     if ttl <= 0:
-        raise ToolError(
+        raise StepError(
             "cache_set: 'ttl' must be more than 0; leave it out to keep the value until it "
             "is overwritten",
             type="InputError",
@@ -178,14 +178,14 @@ def _redis(ctx: StepContext, url: str, tool: str) -> redis.asyncio.Redis:
         try:
             import redis.asyncio
         except ImportError:
-            raise ToolError(
+            raise StepError(
                 f"{tool}: a Redis URL needs redis-py: pip install 'plait[redis]'",
                 type="MissingDependency",
             ) from None
         try:
             client = redis.asyncio.Redis.from_url(url)
         except ValueError as exc:
-            raise ToolError(f"{tool}: bad Redis 'url': {exc}", type="InputError") from None
+            raise StepError(f"{tool}: bad Redis 'url': {exc}", type="InputError") from None
         ctx.resources[key] = client
     return client
 
@@ -197,7 +197,7 @@ async def _redis_call(call: Any, url: str, tool: str) -> Any:
         return await call
     except redis.exceptions.RedisError as exc:
         where = url.split("@", 1)[-1]  # never print a password
-        raise ToolError(f"{tool}: Redis at {where}: {exc}", type="CacheError") from None
+        raise StepError(f"{tool}: Redis at {where}: {exc}", type="CacheError") from None
 
 
 CACHE_SET = Tool(

@@ -3,19 +3,29 @@ from __future__ import annotations
 import asyncio
 from typing import Any, NoReturn
 
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import duration, mapping
 from plait.tools.registry import Tool
 
 
 async def fail(value: Any) -> NoReturn:
-    """Wait ``after`` (default 0), then fail with ``message`` and error ``type``."""
+    """Wait ``after`` (default 0), then fail with ``message``, error ``type`` and, if
+    given, ``status`` (a whole number) and ``details`` (a mapping). The default type
+    stays ``ToolError``, the name it had before ``StepError``."""
     args = mapping(value, "fail")
     delay = duration(args, "after", "fail")
+    status, details = args.get("status"), args.get("details")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        raise StepError("fail: 'status' is a whole number", type="InputError")
+    if details is not None and not isinstance(details, dict):
+        raise StepError("fail: 'details' is a mapping", type="InputError")
     if delay:
         await asyncio.sleep(delay)
-    raise ToolError(
-        str(args.get("message", "failed on purpose")), type=str(args.get("type", "ToolError"))
+    raise StepError(
+        str(args.get("message", "failed on purpose")),
+        type=str(args.get("type", "ToolError")),
+        status=status,
+        details=details,
     )
 
 
@@ -24,5 +34,5 @@ FAIL = Tool(
     fail,
     is_async=True,
     style="input",
-    description="wait `after`, then fail with `message` and `type`",
+    description="wait `after`, then fail with `message`, `type`, `status`, `details`",
 )

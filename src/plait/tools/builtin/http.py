@@ -6,7 +6,9 @@ client sets no connection limit of its own: how many requests run at once is for
 run's pools (``maxConcurrent``) to say, and a second, hidden limit would only queue
 steps that their pool has already let run.
 
-A status of 400 or more fails the step. The error types, which ``retryOn`` matches::
+A status of 400 or more fails the step; the error's ``status`` is the response's, its
+``details`` hold the end of the body (``body``) and any ``Retry-After`` header
+(``retry_after``). The error types, which ``retryOn`` matches::
 
     HttpTooManyRequests   status 429
     HttpServerError       status 500 to 599
@@ -31,7 +33,7 @@ from typing import Any
 import httpx
 
 from plait._version import __version__
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import check_keys, duration, either, mapping, text
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -60,19 +62,19 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     check_keys(args, KEYS, "http")
     follow = either(args, "followRedirects", "follow_redirects", "http", True)
     if not isinstance(follow, bool):
-        raise ToolError("http: 'followRedirects' is true or false", type="InputError")
+        raise StepError("http: 'followRedirects' is true or false", type="InputError")
     request_args = _request_args(args)
     client = await run_client(ctx)
     try:
         request = client.build_request(**request_args)
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
-        raise ToolError(f"http: cannot build the request: {exc}", type="InputError") from None
+        raise StepError(f"http: cannot build the request: {exc}", type="InputError") from None
     where = f"{request.method} {_redacted(request.url)}"
     response, body, cut = await _exchange(client, request, follow, where)
     if response.status_code >= 400:
         raise _status_error(where, response, body)
     if cut:
-        raise ToolError(
+        raise StepError(
             f"http: {where}: the response body is over {BODY_LIMIT} bytes, more than a "
             "step's output should hold",
             type="HttpError",
@@ -91,13 +93,13 @@ async def _exchange(
         finally:
             await response.aclose()
     except httpx.TimeoutException as exc:
-        raise ToolError(
+        raise StepError(
             f"http: {where}: no answer in time ({type(exc).__name__})", type="HttpTimeout"
         ) from None
     except httpx.ConnectError as exc:
-        raise ToolError(f"http: {where}: cannot connect: {exc}", type="HttpConnectError") from None
+        raise StepError(f"http: {where}: cannot connect: {exc}", type="HttpConnectError") from None
     except httpx.HTTPError as exc:
-        raise ToolError(
+        raise StepError(
             f"http: {where}: {str(exc) or type(exc).__name__}", type="HttpError"
         ) from None
     return response, body, cut
@@ -142,13 +144,13 @@ def _request_args(args: dict[str, Any]) -> dict[str, Any]:
         "timeout": _timeout(args),
     }
     if "json" in args and "body" in args:
-        raise ToolError("http: give 'json' or 'body', not both", type="InputError")
+        raise StepError("http: give 'json' or 'body', not both", type="InputError")
     if "json" in args:
         out["json"] = args["json"]
     elif args.get("body") is not None:
         body = args["body"]
         if not isinstance(body, str):
-            raise ToolError(
+            raise StepError(
                 "http: 'body' must be a string; to send a mapping or a list as JSON, use 'json'",
                 type="InputError",
             )
@@ -160,9 +162,9 @@ def _url(value: str) -> httpx.URL:
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as exc:
-        raise ToolError(f"http: bad 'url' {value!r}: {exc}", type="InputError") from None
+        raise StepError(f"http: bad 'url' {value!r}: {exc}", type="InputError") from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise ToolError(
+        raise StepError(
             f"http: 'url' must be an http:// or https:// address, not {value!r}",
             type="InputError",
         )
@@ -175,7 +177,7 @@ def _headers(value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()
     ):
-        raise ToolError(
+        raise StepError(
             "http: 'headers' must be a mapping of names to strings or numbers", type="InputError"
         )
     return {str(k): str(v) for k, v in value.items()}
@@ -184,7 +186,7 @@ def _headers(value: Any) -> dict[str, str]:
 def _params(value: Any) -> dict[str, Any] | None:
     if value is None or isinstance(value, dict):
         return value
-    raise ToolError(
+    raise StepError(
         "http: 'params' must be a mapping of names to values (or lists of values)",
         type="InputError",
     )
@@ -232,7 +234,7 @@ def _decode(response: httpx.Response, body: bytes) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _status_error(where: str, response: httpx.Response, body: bytes) -> ToolError:
+def _status_error(where: str, response: httpx.Response, body: bytes) -> StepError:
     status = response.status_code
     if status == 429:
         kind = "HttpTooManyRequests"
@@ -242,7 +244,12 @@ def _status_error(where: str, response: httpx.Response, body: bytes) -> ToolErro
         kind = "HttpClientError"
     message = f"http: {where} answered {status} {response.reason_phrase}".rstrip()
     tail = re.sub(r"\s+", " ", _decode(response, body)).strip()[-ERROR_TAIL:]
-    return ToolError(f"{message}: {tail}" if tail else message, type=kind)
+    details = {"body": tail}
+    if "retry-after" in response.headers:  # a 429's or 503's advice: when to come back
+        details["retry_after"] = response.headers["retry-after"]
+    return StepError(
+        f"{message}: {tail}" if tail else message, type=kind, status=status, details=details
+    )
 
 
 def _redacted(url: httpx.URL) -> str:

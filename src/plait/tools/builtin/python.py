@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import mapping
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -27,7 +27,7 @@ def resolve_function(spec: str, folder: str | None) -> Callable[..., Any]:
     """Import ``module:attr`` (``attr`` may be dotted), with ``folder`` on the import path."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ToolError(
+        raise StepError(
             f"python: 'function' must look like 'module:function', not {spec!r}", type="InputError"
         )
     with _import_lock:
@@ -36,18 +36,18 @@ def resolve_function(spec: str, folder: str | None) -> Callable[..., Any]:
         try:
             obj: Any = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ToolError(
+            raise StepError(
                 f"python: cannot import {module_name!r}: {exc}", type="ImportError"
             ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ToolError(
+            raise StepError(
                 f"python: {module_name!r} has no attribute {attr!r}", type="ImportError"
             ) from None
     if not callable(obj):
-        raise ToolError(f"python: {spec!r} is not callable", type="InputError")
+        raise StepError(f"python: {spec!r} is not callable", type="InputError")
     return obj  # type: ignore[no-any-return]
 
 
@@ -57,7 +57,7 @@ def call_args(value: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     args = mapping(value, "python")
     spec = args.get("function")
     if not isinstance(spec, str):
-        raise ToolError("python: 'function' is required, as 'module:function'", type="InputError")
+        raise StepError("python: 'function' is required, as 'module:function'", type="InputError")
     given = args.get("args")
     if given is None:
         return spec, (), {}
@@ -65,7 +65,7 @@ def call_args(value: Any) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         return spec, (), given
     if isinstance(given, list):
         return spec, tuple(given), {}
-    raise ToolError("python: 'args' must be a mapping or a list", type="InputError")
+    raise StepError("python: 'args' must be a mapping or a list", type="InputError")
 
 
 async def python(value: Any, ctx: StepContext) -> Any:

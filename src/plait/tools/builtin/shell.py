@@ -14,7 +14,7 @@ import os
 import signal
 from typing import Any
 
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import mapping
 from plait.tools.registry import Tool
 
@@ -28,7 +28,7 @@ async def shell(value: Any) -> dict[str, Any]:
     env = _env(args.get("env"))
     stdin = args.get("stdin")
     if stdin is not None and not isinstance(stdin, str):
-        raise ToolError("shell: 'stdin' must be a string", type="InputError")
+        raise StepError("shell: 'stdin' must be a string", type="InputError")
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -40,7 +40,7 @@ async def shell(value: Any) -> dict[str, Any]:
             start_new_session=True,
         )
     except OSError as exc:
-        raise ToolError(
+        raise StepError(
             f"shell: cannot start {argv[0]!r}: {exc.strerror or exc}",
             type="CommandNotFound" if isinstance(exc, FileNotFoundError) else "OSError",
         ) from None
@@ -64,7 +64,11 @@ async def shell(value: Any) -> dict[str, Any]:
     if proc.returncode != 0:
         tail = stderr[-ERROR_TAIL:].strip()
         message = f"shell: {argv[0]} exited with status {proc.returncode}"
-        raise ToolError(f"{message}: {tail}" if tail else message, type="CommandFailed")
+        raise StepError(
+            f"{message}: {tail}" if tail else message,
+            type="CommandFailed",
+            details={"exit_code": proc.returncode, "stderr": tail},
+        )
     return result
 
 
@@ -72,10 +76,10 @@ def _argv(args: dict[str, Any]) -> list[str]:
     command = args.get("command")
     use_shell = args.get("shell", False)
     if not isinstance(use_shell, bool):
-        raise ToolError("shell: 'shell' is true or false", type="InputError")
+        raise StepError("shell: 'shell' is true or false", type="InputError")
     if isinstance(command, str):
         if not use_shell:
-            raise ToolError(
+            raise StepError(
                 "shell: a string 'command' needs 'shell: true'; or give an argv list, "
                 "which no value can inject into",
                 type="InputError",
@@ -87,7 +91,7 @@ def _argv(args: dict[str, Any]) -> list[str]:
         and all(isinstance(a, str | int | float) for a in command)
     ):
         return [str(a) for a in command]
-    raise ToolError(
+    raise StepError(
         "shell: 'command' is a non-empty list of arguments (or a string with 'shell: true')",
         type="InputError",
     )
@@ -97,7 +101,7 @@ def _env(extra: Any) -> dict[str, str] | None:
     if extra is None:
         return None
     if not isinstance(extra, dict):
-        raise ToolError("shell: 'env' is a mapping of names to values", type="InputError")
+        raise StepError("shell: 'env' is a mapping of names to values", type="InputError")
     return {**os.environ, **{str(k): str(v) for k, v in extra.items()}}
 
 

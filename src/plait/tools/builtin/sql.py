@@ -56,7 +56,7 @@ import sqlalchemy.exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from plait.errors import ToolError
+from plait.errors import StepError
 from plait.tools.builtin._args import check_keys, mapping, text
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -79,7 +79,7 @@ def _queries(args: dict[str, Any]) -> list[str]:
         return [query]
     if isinstance(query, list) and query and all(isinstance(q, str) for q in query):
         return query
-    raise ToolError(
+    raise StepError(
         "sql: 'query' is required: one SQL statement, or a list of them (a script run in "
         "one transaction)",
         type="InputError",
@@ -110,7 +110,7 @@ def bind_params(value: Any) -> dict[str, Any] | list[dict[str, Any]]:
             return [{str(k): v for k, v in p.items()} for p in value]
         if not any(isinstance(p, dict) for p in value):
             return {str(i): v for i, v in enumerate(value, 1)}
-    raise ToolError(
+    raise StepError(
         "sql: 'params' is a mapping (:name), a list of values (:1, :2, ...) "
         "or a list of mappings (the statement runs once per mapping)",
         type="InputError",
@@ -152,7 +152,7 @@ def resolve_url(raw: str, folder: Path | None, tool: str) -> tuple[URL, bool]:
     try:
         url = make_url(raw)
     except sqlalchemy.exc.ArgumentError as exc:
-        raise ToolError(f"{tool}: bad 'url': {exc}", type="InputError") from None
+        raise StepError(f"{tool}: bad 'url': {exc}", type="InputError") from None
     if url.drivername in ("postgres", "postgresql"):
         return url.set(drivername="postgresql+psycopg"), False
     if url.get_backend_name() != "sqlite":
@@ -175,7 +175,7 @@ def _create_engine(url: URL, memory: bool, tool: str) -> Engine:
         return sqlalchemy.create_engine(url, **kwargs)
     except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:
         hint = " (pip install 'plait[postgres]')" if "postgres" in url.drivername else ""
-        raise ToolError(
+        raise StepError(
             f"{tool}: no driver for {url.drivername}: {exc}{hint}", type="MissingDependency"
         ) from None
 
@@ -211,7 +211,7 @@ class _Transaction:
     def _interruptible(self, conn: sqlalchemy.Connection) -> Iterator[None]:
         with self._lock:
             if self._abandoned:  # the step ended before a thread took the statement
-                raise ToolError(f"{self._tool}: cancelled before it ran", type="Cancelled")
+                raise StepError(f"{self._tool}: cancelled before it ran", type="Cancelled")
             self._running = conn.connection.dbapi_connection
         try:
             yield
@@ -267,11 +267,25 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _error(exc: sqlalchemy.exc.SQLAlchemyError, tool: str) -> ToolError:
+def _error(exc: sqlalchemy.exc.SQLAlchemyError, tool: str) -> StepError:
     orig = getattr(exc, "orig", None)
     message = str(orig if orig is not None else exc).strip()
     first = message.splitlines()[0] if message else type(exc).__name__
-    return ToolError(f"{tool}: {first}", type=_error_type(exc, orig))
+    return StepError(f"{tool}: {first}", type=_error_type(exc, orig), details=_details(orig))
+
+
+def _details(orig: Any) -> dict[str, Any] | None:
+    """What the driver says about the error: PostgreSQL's SQLSTATE (psycopg), or
+    SQLite's error code and its name."""
+    details: dict[str, Any] = {}
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(sqlstate, str):
+        details["sqlstate"] = sqlstate
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        details["sqlite_errorcode"] = code
+        details["sqlite_errorname"] = getattr(orig, "sqlite_errorname", None)
+    return details or None
 
 
 def _error_type(exc: sqlalchemy.exc.SQLAlchemyError, orig: Any) -> str:
