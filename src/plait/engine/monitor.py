@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from plait.engine.pools import WorkerPool
+    from plait.engine.pools import SlotPool
     from plait.engine.state import StepState
 
 POOL_LOG = logging.getLogger("plait.pool")
@@ -36,7 +36,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-def slot_granted(pool: WorkerPool, st: StepState) -> None:
+def slot_granted(pool: SlotPool, st: StepState) -> None:
     """DEBUG ``slot_granted``: ``wait`` is how long the step queued for its slot."""
     wait = _ms(time.time() - st.queued_at) if st.queued_at is not None else 0.0
     POOL_LOG.debug(
@@ -50,7 +50,7 @@ def slot_granted(pool: WorkerPool, st: StepState) -> None:
     )
 
 
-def slot_released(pool: WorkerPool, st: StepState, why: str) -> None:
+def slot_released(pool: SlotPool, st: StepState, why: str) -> None:
     """DEBUG ``slot_released``: ``duration`` is how long the step held the slot."""
     held = _ms(time.time() - st.started_at) if st.started_at is not None else 0.0
     POOL_LOG.debug(
@@ -69,7 +69,7 @@ def slot_released(pool: WorkerPool, st: StepState, why: str) -> None:
     )
 
 
-def queue_full(pool: WorkerPool, step: str | None) -> None:
+def queue_full(pool: SlotPool, step: str | None) -> None:
     """WARNING ``queue_full``: a step was rejected with ``PoolFull``."""
     if POOL_LOG.isEnabledFor(WARNING):
         POOL_LOG.warning(
@@ -81,7 +81,7 @@ def queue_full(pool: WorkerPool, step: str | None) -> None:
         )
 
 
-def limit_changed(pool: WorkerPool, previous: int, reason: str) -> None:
+def limit_changed(pool: SlotPool, previous: int, reason: str) -> None:
     """INFO ``limit_raised`` / ``limit_lowered``: an adaptive pool moved its limit."""
     if POOL_LOG.isEnabledFor(INFO):
         event = "limit_raised" if pool.max_concurrent > previous else "limit_lowered"

@@ -26,7 +26,7 @@ from plait.compiler.inputs import NO_ENV, EnvBinding
 from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine import monitor
 from plait.engine.breaker import CircuitBreaker
-from plait.engine.groups import GroupScope
+from plait.engine.groups import GroupRunner
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.ready import Edge, ReadyQueue, Verdict
 from plait.engine.recording import Recorder, Restored, dumps
@@ -43,7 +43,7 @@ from plait.errors import (
     StepFailed,
     StepTimedOut,
     StoreError,
-    WorkflowError,
+    plain,
 )
 from plait.executors.select import Choice, Executors
 from plait.expressions.ast import Scope
@@ -125,9 +125,9 @@ class Run:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._queue = ReadyQueue(plan)
-        self._groups: dict[int, GroupScope] = {}
+        self._groups: dict[int, GroupRunner] = {}
         # Maps and loops: their scopes here; a body's branch or pass is a child Run that
-        # shares this run's pools, executor, recorder and tasks (see engine/frames.py).
+        # shares this run's pools, executor, recorder and tasks (see engine/bodies/).
         self._frames: dict[int, Any] = {}
         self._ended: deque[StepState] = deque()
         self._propagating = False
@@ -275,14 +275,14 @@ class Run:
     def _start_frames(self, st: StepState) -> None:
         """A map, a loop or a sub-workflow: its scope runs the body as child runs, and
         ends the node."""
-        from plait.engine.frames import scope_for_node
+        from plait.engine.bodies import runner_for_node
 
         st.started_at = time.time()
         st.attempts += 1
         self._set_status(st, StepStatus.RUNNING)
         if self._recorder is not None:
             self._recorder.step_started(st, None)
-        scope = scope_for_node(self, st)
+        scope = runner_for_node(self, st)
         if st.node.kind is NodeKind.MAP and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
             monitor.parallel_started(st, None)
         self._frames[st.node.index] = scope
@@ -501,7 +501,7 @@ class Run:
         if st.node.dynamic is not None:  # its members come from its callable, now
             self._start_frames(st)
             return
-        scope = GroupScope(self, st)
+        scope = GroupRunner(self, st)
         self._groups[st.node.index] = scope
         st.started_at = time.time()
         st.attempts += 1
@@ -855,7 +855,7 @@ class Run:
         if started and task is not None and not task.done():
             task.cancel()
 
-    def _on_group_timeout(self, scope: GroupScope) -> None:
+    def _on_group_timeout(self, scope: GroupRunner) -> None:
         if scope.decided or scope.state.done:
             return
         node = scope.node
@@ -956,9 +956,7 @@ class _Slot:
 
 def _message(exc: Exception) -> str:
     """An error's own words (a ``WorkflowError`` would prefix its location)."""
-    if isinstance(exc, WorkflowError):
-        return "; ".join(problem.message for problem in exc.problems)
-    return str(exc) or type(exc).__name__
+    return plain(exc)
 
 
 def _status_of(error: RunError) -> StepStatus:
