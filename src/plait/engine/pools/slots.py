@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.engine.adaptive import AdaptiveLimit, AdaptiveStats
-from plait.engine.breaker import BreakerStats, CircuitBreaker
+from plait.engine.breaker import BreakerStats, CircuitBreaker, Ticket
 from plait.engine.monitor import limit_changed, loop_time, queue_full
 from plait.engine.ratelimit import BucketStats, TokenBucket
 from plait.errors import CircuitOpen, PoolFull
@@ -253,34 +253,26 @@ class SlotPool:
         """Make one call (in a slot already held) through the pool's circuit breaker and
         ``breaker`` (a tool's): ``CircuitOpen`` if either is open. Its outcome goes to
         both breakers, and its latency to the adaptive limit."""
-        own = self.breaker
-        own_ticket = own.admit(step) if own is not None else None
-        try:
-            ticket = breaker.admit(step) if breaker is not None else None
-        except CircuitOpen:
-            if own is not None and own_ticket is not None:
-                own.dropped(own_ticket)
-            raise
+        tickets: list[tuple[CircuitBreaker, Ticket]] = []
+        for each in (self.breaker, breaker):
+            if each is None:
+                continue
+            try:
+                tickets.append((each, each.admit(step)))
+            except CircuitOpen:
+                _settle(tickets, CircuitBreaker.dropped)
+                raise
         started = self.clock()
         try:
             result = await call()
         except Exception:
-            if own is not None and own_ticket is not None:
-                own.failed(own_ticket)
-            if breaker is not None and ticket is not None:
-                breaker.failed(ticket)
+            _settle(tickets, CircuitBreaker.failed)
             self._observe(self.clock() - started, failed=True)
             raise
         except BaseException:  # cancelled: no outcome to count
-            if own is not None and own_ticket is not None:
-                own.dropped(own_ticket)
-            if breaker is not None and ticket is not None:
-                breaker.dropped(ticket)
+            _settle(tickets, CircuitBreaker.dropped)
             raise
-        if own is not None and own_ticket is not None:
-            own.succeeded(own_ticket)
-        if breaker is not None and ticket is not None:
-            breaker.succeeded(ticket)
+        _settle(tickets, CircuitBreaker.succeeded)
         self._observe(self.clock() - started, failed=False)
         return result
 
@@ -348,3 +340,11 @@ class SlotPool:
             rate=self.bucket.rate if self.bucket is not None else None,
             adaptive=self.adaptive is not None,
         )
+
+
+def _settle(
+    tickets: list[tuple[CircuitBreaker, Ticket]], how: Callable[[CircuitBreaker, Ticket], None]
+) -> None:
+    """Tell each breaker that admitted a call how it ended."""
+    for breaker, ticket in tickets:
+        how(breaker, ticket)
