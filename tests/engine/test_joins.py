@@ -20,7 +20,6 @@ import pytest
 
 import plait
 from plait import WorkerPool, WorkerTask
-from plait.definition.models import WaitStrategy
 from plait.engine.joins import Join, outcome_of
 from plait.engine.strategies import Decision, Outcome
 from plait.errors import ToolError
@@ -392,4 +391,3 @@ def test_join_misuse_is_refused() -> None:
         Join("all", 2, ids=["a"])
     with pytest.raises(ValueError, match="unknown wait strategy 'first'"):
         Join("first", 2)
-    assert WaitStrategy.ANY.value == "any"
