@@ -74,7 +74,21 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 class PlaitError(Exception):
-    """The base of every error plait raises on purpose."""
+    """The base of every error plait raises on purpose.
+
+    ``plain`` is the error's own words, and ``type_name`` the type users match on: what
+    a step's error records when a plait error ends it (``f"output: {exc.plain}"``, never
+    ``str(exc)``, which would bring a ``WorkflowError``'s ``<workflow>:`` location)."""
+
+    @property
+    def plain(self) -> str:
+        """The error's own words, without a location."""
+        return str(self) or type(self).__name__
+
+    @property
+    def type_name(self) -> str:
+        """The error type a step records (``retryOn``, ``${error.type}``)."""
+        return type(self).__name__
 
 
 class WorkflowError(PlaitError):
@@ -89,6 +103,11 @@ class WorkflowError(PlaitError):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
+
+    @property
+    def plain(self) -> str:
+        """The problems' messages, without their file, step and key."""
+        return "; ".join(p.message for p in self.problems) or type(self).__name__
 
 
 class LoadError(WorkflowError):
@@ -194,6 +213,14 @@ class RunError(PlaitError):
             self._cause = _cause_of(self)
         return self._cause
 
+    @property
+    def plain(self) -> str:
+        return self.message or self.type
+
+    @property
+    def type_name(self) -> str:
+        return self.type
+
     def to_dict(self) -> dict[str, Any]:
         """The error as JSON data: every key of ``ERROR_KEYS``, None when empty."""
         return {
@@ -295,6 +322,19 @@ class ErrorInfo(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(ERROR_KEYS)
+
+
+def plain(exc: BaseException) -> str:
+    """Any error's own words: a plait error's ``plain``, else its text or its class name."""
+    if isinstance(exc, PlaitError):
+        return exc.plain
+    return str(exc) or type(exc).__name__
+
+
+def type_name(exc: BaseException) -> str:
+    """Any error's type as a step records it: a plait error's ``type_name``, else its
+    class name (``ValueError``)."""
+    return exc.type_name if isinstance(exc, PlaitError) else type(exc).__name__
 
 
 class StepFailed(RunError):

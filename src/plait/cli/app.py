@@ -119,12 +119,14 @@ def _fail_store(exc: StoreError | WorkflowError) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
-def _plain(exc: Exception) -> str:
-    problems = getattr(exc, "problems", None)
-    if problems and len(problems) == 1 and problems[0].step is None and problems[0].key is None:
-        problem = problems[0]
-        return f"{problem.file}: {problem.message}" if problem.file else problem.message
-    return str(exc)
+def _plain(exc: StoreError | WorkflowError) -> str:
+    """One line: the error's own words (``PlaitError.plain``), after its file if a
+    definition problem names one; a problem at a step or key keeps its full location."""
+    if isinstance(exc, WorkflowError) and len(exc.problems) == 1:
+        problem = exc.problems[0]
+        if problem.step is None and problem.key is None:
+            return f"{problem.file}: {exc.plain}" if problem.file else exc.plain
+    return str(exc) if isinstance(exc, WorkflowError) else exc.plain
 
 
 def _open(url: str | None) -> Store:

@@ -16,7 +16,7 @@ calls end:
 limit grows again from there.
 
 The controller is pure arithmetic on what it is told (``observe``); the pool measures
-latency with its clock and applies the limit (engine/pools.py).
+latency with its clock and applies the limit (engine/pools/slots.py).
 """
 
 from __future__ import annotations

@@ -1,41 +1,47 @@
-"""A running group: its members' window, its strategy's tally, its timer.
+"""A running group: its members' window, its timer, and a ``Join`` that decides it.
 
-The scope holds no worker slot while it waits: only its members' tasks do. Its window
+The runner holds no worker slot while it waits: only its members' tasks do. Its window
 (``maxConcurrent``) slides: a member starts the moment another ends, as in seed 001's
 timeline::
 
     t0: start A, B        (window 2)
     t1: A ends → start C
     t2: B ends → start D
+
+What a member's end means (the decision, the winner, the output, the error) is the
+``Join``'s (engine/joins.py), shared with dynamic groups, maps and the worker pool.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plait.compiler.plan import Node
-from plait.definition.models import WaitStrategy
 from plait.engine.deadlines import Deadline
-from plait.engine.state import ResultScope, StepState, Stop
-from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
-from plait.errors import PlaitError, RunError, StepFailed
+from plait.engine.joins import Join, render_output
+from plait.engine.state import StepState, Stop
+from plait.engine.strategies import Decision
+from plait.errors import StepFailed
 from plait.status import StepStatus
 
 if TYPE_CHECKING:
     from plait.engine.protocols import Host
 
 
-class GroupScope:
+class GroupRunner:
+    """A static group's mechanics: the window (``admit``/``leave``), the timer (set by
+    the run), cancelling the losers and ending the group as its ``join`` decides."""
+
     __slots__ = (
         "decided",
         "in_flight",
+        "join",
         "node",
+        "position",
         "queued",
         "run",
         "state",
-        "strategy",
-        "tally",
         "timer",
     )
 
@@ -43,11 +49,19 @@ class GroupScope:
         self.run = run
         self.state = state
         self.node: Node = state.node
-        self.strategy = strategy_for(self.node.strategy)
-        self.tally = Tally(total=len(self.node.members))
+        members = self.node.members
+        ids = [run.states[i].node.id for i in members]
+        self.join = Join(
+            self.node.strategy,
+            len(members),
+            ids=ids,
+            label=f"group '{self.node.group_id}'",
+            step=self.node.id,
+        )
+        self.position = {index: k for k, index in enumerate(members)}  # node → member
         self.in_flight = 0
         self.queued: deque[StepState] = deque()
-        self.decided = False
+        self.decided = False  # no more decisions: decided, timed out, or closed
         self.timer: Deadline | None = None
 
     # -- the window ---------------------------------------------------------------
@@ -76,16 +90,20 @@ class GroupScope:
             self.run.launch(nxt)
             return
 
-    # -- the strategy ---------------------------------------------------------------
+    # -- the decision -----------------------------------------------------------------
 
     def member_ended(self, member: StepState) -> None:
-        outcome = _outcome(member)
-        self.tally.count(outcome)
         if self.decided:
             return
-        verdict = self.strategy.on_end(outcome, self.tally)
-        if verdict is not Verdict.WAIT:
-            self.decide(verdict, member)
+        decision = self.join.ended(
+            self.position[member.node.index],
+            member.status,
+            continue_on_error=member.node.continue_on_error,
+            output=member.output,
+            error=member.error,
+        )
+        if decision is not Decision.WAIT:
+            self.decide()
 
     def close(self) -> None:
         """Decide nothing more: the run is ending the group's members itself."""
@@ -94,74 +112,24 @@ class GroupScope:
             self.timer.cancel()
 
     def check_empty(self) -> None:
-        if not self.node.members and not self.decided:
-            self.decide(self.strategy.on_all_ended(self.tally), None)
+        if not self.decided and self.join.start() is not Decision.WAIT:
+            self.decide()
 
-    def decide(self, verdict: Verdict, last: StepState | None) -> None:
-        """End the group: cancel the members it no longer needs, then record its outcome."""
-        self.decided = True
-        if self.timer is not None:
-            self.timer.cancel()
-        node = self.node
-        reason = (
-            f"group '{node.group_id}' {'succeeded' if verdict is Verdict.SUCCEED else 'failed'}"
-        )
-        stop = Stop(StepStatus.CANCELLED, StepStatus.CANCELLED, reason)
-        for member_index in node.members:
-            member = self.run.states[member_index]
-            if not member.done:
-                self.run.cancel_node(member, stop)
-        # The winner: any's first success; race's first to end, whether it won or lost.
-        winner = None
-        if node.strategy is WaitStrategy.RACE or (
-            node.strategy is WaitStrategy.ANY and verdict is Verdict.SUCCEED
-        ):
-            winner = last
-        if winner is not None:
-            self.state.winner = winner.node.id
-        if verdict is not Verdict.SUCCEED:
-            self.run.end(self.state, StepStatus.FAILED, error=self._error(last))
+    def decide(self) -> None:
+        """End the group as its join decided: cancel the losers, then record the outcome."""
+        self.close()
+        join, node, states = self.join, self.node, self.run.states
+        stop = Stop(StepStatus.CANCELLED, StepStatus.CANCELLED, join.reason)
+        for k in join.losers(range(join.total)):
+            self.run.cancel_node(states[node.members[k]], stop)
+        if join.winner is not None:
+            self.state.winner = states[node.members[join.winner]].node.id
+        if join.error is not None:
+            self.run.end(self.state, StepStatus.FAILED, error=join.error)
             return
-        output = self._output(winner)
-        if node.output is not None:
-            try:
-                output = node.output.render(ResultScope(self.run.scope, output))
-            except PlaitError as exc:
-                error = StepFailed(f"output: {exc}", step=node.id, type=type(exc).__name__)
-                self.run.end(self.state, StepStatus.FAILED, error=error)
-                return
+        try:
+            output = render_output(node, self.run.scope_for(self.state), join.output)
+        except StepFailed as exc:
+            self.run.end(self.state, StepStatus.FAILED, error=exc)
+            return
         self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
-
-    def _output(self, winner: StepState | None) -> Any:
-        if winner is not None:
-            return winner.output
-        states = self.run.states
-        return {
-            states[i].node.id: states[i].output
-            for i in self.node.members
-            if states[i].status is StepStatus.SUCCEEDED
-        }
-
-    def _error(self, last: StepState | None) -> RunError:
-        group = self.node.group_id
-        if self.node.strategy is WaitStrategy.ANY:
-            return StepFailed(
-                f"group '{group}': every member failed", step=self.node.id, type="GroupFailed"
-            )
-        if last is not None and last.error is not None:
-            cause = last.error
-            return StepFailed(
-                f"group '{group}': member '{last.node.id}' failed: {cause.message}",
-                step=self.node.id,
-                type=cause.type,
-            )
-        return StepFailed(f"group '{group}' failed", step=self.node.id, type="GroupFailed")
-
-
-def _outcome(member: StepState) -> Outcome:
-    status = member.status
-    if status is StepStatus.SUCCEEDED:
-        return Outcome.SUCCEEDED
-    if status in (StepStatus.FAILED, StepStatus.TIMED_OUT):
-        return Outcome.SETTLED if member.node.continue_on_error else Outcome.FAILED
-    return Outcome.NEUTRAL

@@ -3,7 +3,7 @@
 The bucket holds at most ``burst`` tokens and gains ``rate`` tokens a second; each call
 a pool starts takes one. Over any window of T seconds at most ``burst + rate × T``
 calls start. It is separate from concurrency: a pool grants a slot only when it has
-both a free slot and a token (engine/pools.py), and a step waiting for a token waits
+both a free slot and a token (engine/pools/slots.py), and a step waiting for a token waits
 in the pool's queue like one waiting for a slot, holding neither.
 
 No timer runs here: the bucket refills lazily from ``clock`` when asked, and says how

@@ -18,7 +18,7 @@ from typing import Any
 
 from plait.compiler.plan import NodeKind
 from plait.engine import monitor, tasks
-from plait.engine.groups import GroupScope
+from plait.engine.groups import GroupRunner
 from plait.engine.protocols import Host
 from plait.engine.ready import Edge
 from plait.engine.state import ResultScope, StepState, Stop
@@ -39,7 +39,7 @@ def begin(g: Host, st: StepState, value: Any = None) -> None:
 
 def expression_failed(g: Host, st: StepState, key: str, exc: PlaitError) -> None:
     """A node's ``key`` expression could not be evaluated: the node fails, saying so."""
-    error = StepFailed(f"{key}: {_plain(exc)}", step=st.node.id, type="ExpressionError")
+    error = StepFailed(f"{key}: {exc.plain}", step=st.node.id, type="ExpressionError")
     g.end(st, StepStatus.FAILED, error=error)
 
 
@@ -132,7 +132,7 @@ def start_group(g: Host, st: StepState) -> None:
     if node.dynamic is not None:  # its members come from its callable, now
         start_body(g, st)
         return
-    join = GroupScope(g, st)
+    join = GroupRunner(g, st)
     g.groups[node.index] = join
     begin(g, st)
     if monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
@@ -143,7 +143,7 @@ def start_group(g: Host, st: StepState) -> None:
     join.check_empty()
 
 
-def _group_timed_out(g: Host, join: GroupScope) -> None:
+def _group_timed_out(g: Host, join: GroupRunner) -> None:
     if join.decided or join.state.done:
         return
     node = join.node
@@ -158,10 +158,10 @@ def _group_timed_out(g: Host, join: GroupScope) -> None:
 def start_body(g: Host, st: StepState) -> None:
     """A map, a loop, a sub-workflow or a dynamic group: its runner runs the body as
     child graphs, and ends the node."""
-    from plait.engine.frames import scope_for_node
+    from plait.engine.bodies import runner_for_node
 
     begin(g, st)
-    runner = scope_for_node(g, st)
+    runner = runner_for_node(g, st)
     if st.node.kind is NodeKind.MAP and monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
         monitor.parallel_started(st, None)
     g.bodies[st.node.index] = runner
@@ -205,10 +205,3 @@ STARTS: dict[NodeKind, Callable[[Host, StepState], None]] = {
     NodeKind.WORKFLOW: start_body,
 }
 
-
-def _plain(exc: PlaitError) -> str:
-    """An error's own words (a ``WorkflowError`` would prefix its location)."""
-    problems = getattr(exc, "problems", None)
-    if problems:
-        return "; ".join(problem.message for problem in problems)
-    return getattr(exc, "message", None) or str(exc) or type(exc).__name__

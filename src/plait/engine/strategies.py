@@ -1,11 +1,12 @@
 """Wait strategies as tiny policy objects (SPEC §1, "Groups").
 
-At each member's end a strategy answers: keep waiting, succeed, or fail. The scope
-that asked does the cancelling; the strategy only decides. The same objects serve the
-engine's groups and ``WorkerPool.execute_with_strategy``.
+At each member's end a strategy answers with a ``Decision``: keep waiting, succeed, or
+fail. It is asked only through a ``Join`` (engine/joins.py), which maps a member's
+ending to an ``Outcome``, names the winner and shapes the output; the caller of the
+join does the cancelling. The strategy only decides.
 
-    member ends ──▶ strategy.on_end(outcome, tally) ──▶ WAIT | SUCCEED | FAIL
-                                                             └─▶ scope cancels the rest
+    member ends ──▶ join.ended() ──▶ strategy.on_end(outcome, tally) ──▶ WAIT | SUCCEED | FAIL
+                                                         the join's caller cancels the losers ◀─┘
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from enum import Enum
 from plait.definition.models import WaitStrategy
 
 
-class Verdict(Enum):
+class Decision(Enum):
+    """A strategy's answer after a member ended (not ``ready.Verdict``: a node's readiness)."""
+
     WAIT = "wait"
     SUCCEED = "succeed"
     FAIL = "fail"
@@ -55,12 +58,12 @@ class Strategy:
 
     name: WaitStrategy
 
-    def on_end(self, outcome: Outcome, tally: Tally) -> Verdict:
+    def on_end(self, outcome: Outcome, tally: Tally) -> Decision:
         """Called after ``tally`` has counted ``outcome``."""
-        return self.on_all_ended(tally) if tally.all_ended else Verdict.WAIT
+        return self.on_all_ended(tally) if tally.all_ended else Decision.WAIT
 
-    def on_all_ended(self, tally: Tally) -> Verdict:
-        return Verdict.SUCCEED
+    def on_all_ended(self, tally: Tally) -> Decision:
+        return Decision.SUCCEED
 
 
 class All(Strategy):
@@ -68,24 +71,24 @@ class All(Strategy):
 
     name = WaitStrategy.ALL
 
-    def on_end(self, outcome: Outcome, tally: Tally) -> Verdict:
+    def on_end(self, outcome: Outcome, tally: Tally) -> Decision:
         if outcome is Outcome.FAILED:
-            return Verdict.FAIL
+            return Decision.FAIL
         return super().on_end(outcome, tally)
 
 
-class Any(Strategy):
+class AnyOf(Strategy):
     """Succeed at the first success; fail when every member ended without one."""
 
     name = WaitStrategy.ANY
 
-    def on_end(self, outcome: Outcome, tally: Tally) -> Verdict:
+    def on_end(self, outcome: Outcome, tally: Tally) -> Decision:
         if outcome is Outcome.SUCCEEDED:
-            return Verdict.SUCCEED
+            return Decision.SUCCEED
         return super().on_end(outcome, tally)
 
-    def on_all_ended(self, tally: Tally) -> Verdict:
-        return Verdict.SUCCEED if tally.succeeded else Verdict.FAIL
+    def on_all_ended(self, tally: Tally) -> Decision:
+        return Decision.SUCCEED if tally.succeeded else Decision.FAIL
 
 
 class AllSettled(Strategy):
@@ -99,18 +102,20 @@ class Race(Strategy):
 
     name = WaitStrategy.RACE
 
-    def on_end(self, outcome: Outcome, tally: Tally) -> Verdict:
+    def on_end(self, outcome: Outcome, tally: Tally) -> Decision:
         if outcome is Outcome.SUCCEEDED:
-            return Verdict.SUCCEED
+            return Decision.SUCCEED
         if outcome in (Outcome.FAILED, Outcome.SETTLED):
-            return Verdict.FAIL
+            return Decision.FAIL
         return super().on_end(outcome, tally)
 
-    def on_all_ended(self, tally: Tally) -> Verdict:
-        return Verdict.FAIL  # nobody ended with a result
+    def on_all_ended(self, tally: Tally) -> Decision:
+        return Decision.FAIL  # nobody ended with a result
 
 
-STRATEGIES: dict[WaitStrategy, Strategy] = {s.name: s for s in (All(), Any(), AllSettled(), Race())}
+STRATEGIES: dict[WaitStrategy, Strategy] = {
+    s.name: s for s in (All(), AnyOf(), AllSettled(), Race())
+}
 
 
 def strategy_for(name: WaitStrategy | str) -> Strategy:

@@ -40,7 +40,7 @@ def build_result(session: Session, root: Graph, finished_at: float) -> RunResult
             outputs = _outputs(root)
         except PlaitError as exc:
             status = RunStatus.FAILED
-            error = RunError(f"outputs: {_plain(exc)}", type="ExpressionError")
+            error = RunError(f"outputs: {exc.plain}", type="ExpressionError")
     return RunResult(
         run_id=session.run_id,
         workflow=plan.name,
@@ -120,9 +120,3 @@ def _stats(session: Session) -> dict[str, Any]:
         }
     return total
 
-
-def _plain(exc: PlaitError) -> str:
-    problems = getattr(exc, "problems", None)
-    if problems:
-        return "; ".join(problem.message for problem in problems)
-    return str(exc) or type(exc).__name__

@@ -1,11 +1,9 @@
-"""Worker pools: a bounded number of slots, a bounded queue, statistics (seed 001).
+"""A pool's slots: a bounded number of them, a bounded queue, limits, statistics.
 
 The engine uses the slot API (``try_acquire`` / ``enqueue`` / ``release``): a queued step
 is a callback in a deque, not a task, so 100,000 queued steps cost 100,000 small
 entries. A freed slot is handed straight to the next waiter (FIFO, no thundering herd).
-
-Users get seed 001's API in snake_case: ``execute``, ``execute_many``,
-``execute_with_strategy``, ``get_stats()``, ``get_status()``.
+Seed 001's task API (``execute`` ...) is built on it, in task_api.py.
 
 A pool may also have (issue 5):
 
@@ -23,19 +21,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
-from plait.definition.models import WaitStrategy
 from plait.engine.adaptive import AdaptiveLimit, AdaptiveStats
-from plait.engine.breaker import BreakerStats, CircuitBreaker
+from plait.engine.breaker import BreakerStats, CircuitBreaker, Ticket
 from plait.engine.deadlines import loop_time
 from plait.engine.monitor import limit_changed, queue_full
 from plait.engine.ratelimit import BucketStats, TokenBucket
-from plait.engine.strategies import Outcome, Tally, Verdict, strategy_for
-from plait.errors import CircuitOpen, PoolFull, StepTimedOut
+from plait.errors import CircuitOpen, PoolFull
 
 T = TypeVar("T")
 
@@ -98,31 +94,11 @@ class PoolStatus:
     adaptive: bool = False  # max_concurrent moves (maxConcurrent: auto)
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerTask(Generic[T]):
-    """A unit of work for ``WorkerPool.execute``: an async callable and its own timeout."""
-
-    fn: Callable[[], Awaitable[T]]
-    timeout: float | None = None
-    id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyResult(Generic[T]):
-    """``execute_with_strategy``: per-task result or exception (None if cancelled)."""
-
-    results: list[T | BaseException | None]
-    success: bool
-    winner: int | None = None
-
-
-TaskLike = WorkerTask[T] | Callable[[], Awaitable[T]]
-
-
-class WorkerPool:
+class SlotPool:
     """A pool of ``max_concurrent`` slots with an optional bounded queue and timeout;
     optionally a ``rate`` (calls started per second, with ``burst``), a circuit breaker
-    and an adaptive limit (``max_concurrent`` is then where it starts)."""
+    and an adaptive limit (``max_concurrent`` is then where it starts). What the engine
+    uses; ``WorkerPool`` adds seed 001's task API."""
 
     def __init__(
         self,
@@ -278,34 +254,26 @@ class WorkerPool:
         """Make one call (in a slot already held) through the pool's circuit breaker and
         ``breaker`` (a tool's): ``CircuitOpen`` if either is open. Its outcome goes to
         both breakers, and its latency to the adaptive limit."""
-        own = self.breaker
-        own_ticket = own.admit(step) if own is not None else None
-        try:
-            ticket = breaker.admit(step) if breaker is not None else None
-        except CircuitOpen:
-            if own is not None and own_ticket is not None:
-                own.dropped(own_ticket)
-            raise
+        tickets: list[tuple[CircuitBreaker, Ticket]] = []
+        for each in (self.breaker, breaker):
+            if each is None:
+                continue
+            try:
+                tickets.append((each, each.admit(step)))
+            except CircuitOpen:
+                _settle(tickets, CircuitBreaker.dropped)
+                raise
         started = self.clock()
         try:
             result = await call()
         except Exception:
-            if own is not None and own_ticket is not None:
-                own.failed(own_ticket)
-            if breaker is not None and ticket is not None:
-                breaker.failed(ticket)
+            _settle(tickets, CircuitBreaker.failed)
             self._observe(self.clock() - started, failed=True)
             raise
         except BaseException:  # cancelled: no outcome to count
-            if own is not None and own_ticket is not None:
-                own.dropped(own_ticket)
-            if breaker is not None and ticket is not None:
-                breaker.dropped(ticket)
+            _settle(tickets, CircuitBreaker.dropped)
             raise
-        if own is not None and own_ticket is not None:
-            own.succeeded(own_ticket)
-        if breaker is not None and ticket is not None:
-            breaker.succeeded(ticket)
+        _settle(tickets, CircuitBreaker.succeeded)
         self._observe(self.clock() - started, failed=False)
         return result
 
@@ -374,105 +342,10 @@ class WorkerPool:
             adaptive=self.adaptive is not None,
         )
 
-    # -- seed 001's task API ------------------------------------------------------------
 
-    async def execute(self, task: TaskLike[T], *, timeout: float | None = None) -> T:
-        """Run one task in a slot, waiting for one if needed, within its timeout."""
-        fn, task_timeout = _unpack(task)
-        limit = next((t for t in (timeout, task_timeout, self.timeout) if t is not None), None)
-        if self.breaker is not None and self.breaker.rejects():
-            self.breaker.admit()  # raises CircuitOpen: no need to queue for a slot
-        await self.acquire()
-        try:
-            if self.guards:
-                result = await self.guarded(lambda: _within(fn, limit))
-            else:
-                result = await _within(fn, limit)
-        except StepTimedOut:
-            self.record(timed_out=True)
-            raise
-        except BaseException:
-            self.record(failed=True)
-            raise
-        else:
-            self.record()
-            return result
-        finally:
-            self.release()
-
-    async def execute_many(self, tasks: Sequence[TaskLike[T]]) -> list[T]:
-        """Run every task; return their results in order. The first failure cancels the
-        rest and is raised (``Promise.all``)."""
-        outcome = await self.execute_with_strategy(tasks, WaitStrategy.ALL)
-        if not outcome.success:
-            error = next(r for r in outcome.results if isinstance(r, BaseException))
-            raise error
-        return [r for r in outcome.results]  # type: ignore[misc]
-
-    async def execute_with_strategy(
-        self, tasks: Sequence[TaskLike[T]], strategy: WaitStrategy | str
-    ) -> StrategyResult[T]:
-        """Run every task under a wait strategy; the tasks it no longer needs are cancelled
-        (and awaited: none is left running when this returns)."""
-        policy = strategy_for(strategy)
-        results: list[T | BaseException | None] = [None] * len(tasks)
-        tally = Tally(total=len(tasks))
-        if not tasks:
-            verdict = policy.on_all_ended(tally)
-            return StrategyResult(results, verdict is Verdict.SUCCEED)
-        running = {asyncio.ensure_future(self.execute(t)): i for i, t in enumerate(tasks)}
-        verdict, winner = Verdict.WAIT, None
-        try:
-            pending = set(running)
-            while verdict is Verdict.WAIT and pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for fut in sorted(done, key=running.__getitem__):
-                    index = running[fut]
-                    error = fut.exception()
-                    results[index] = error if error is not None else fut.result()
-                    outcome = Outcome.FAILED if error is not None else Outcome.SUCCEEDED
-                    tally.count(outcome)
-                    verdict = policy.on_end(outcome, tally)
-                    if verdict is not Verdict.WAIT:
-                        winner = index
-                        break
-        finally:
-            for fut in running:
-                fut.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-        if strategy_for(strategy).name in (WaitStrategy.ALL, WaitStrategy.ALL_SETTLED):
-            winner = None
-        return StrategyResult(results, verdict is Verdict.SUCCEED, winner)
-
-
-async def _within(fn: Callable[[], Awaitable[T]], limit: float | None) -> T:
-    if limit is None:
-        return await fn()
-    try:
-        async with asyncio.timeout(limit) as deadline:
-            return await fn()
-    except TimeoutError:
-        if deadline.expired():
-            raise StepTimedOut(f"task timed out after {limit:g}s") from None
-        raise
-
-
-def _unpack(task: TaskLike[T]) -> tuple[Callable[[], Awaitable[T]], float | None]:
-    if isinstance(task, WorkerTask):
-        return task.fn, task.timeout
-    if callable(task):
-        return task, None
-    raise TypeError(f"a task is an async callable or a WorkerTask, not {task!r}")
-
-
-def pool_from_spec(spec: Any) -> WorkerPool:
-    return WorkerPool(
-        spec.max_concurrent,
-        spec.queue_size,
-        spec.timeout,
-        name=spec.name,
-        rate=spec.rate,
-        burst=spec.burst,
-        circuit_breaker=spec.breaker,
-        adaptive=spec.adaptive,
-    )
+def _settle(
+    tickets: list[tuple[CircuitBreaker, Ticket]], how: Callable[[CircuitBreaker, Ticket], None]
+) -> None:
+    """Tell each breaker that admitted a call how it ended."""
+    for breaker, ticket in tickets:
+        how(breaker, ticket)
