@@ -22,7 +22,7 @@ from plait.engine.deadlines import Deadline
 from plait.engine.joins import Join, render_output
 from plait.engine.state import StepState, Stop
 from plait.engine.strategies import Decision
-from plait.errors import StepFailed
+from plait.errors import StepFailed, StepTimedOut
 from plait.status import StepStatus
 
 if TYPE_CHECKING:
@@ -110,6 +110,19 @@ class GroupRunner:
         self.decided = True
         if self.timer is not None:
             self.timer.cancel()
+
+    def timed_out(self) -> None:
+        """Its ``timeout`` passed undecided: running members time out, the rest are
+        cancelled, and the group ends ``timed_out``."""
+        if self.decided or self.state.done:
+            return
+        node = self.node
+        message = f"group '{node.group_id}' timed out after {node.timeout:g}s"
+        self.decided = True
+        stop = Stop(StepStatus.TIMED_OUT, StepStatus.CANCELLED, message)
+        for member in node.members:
+            self.run.cancel_node(self.run.states[member], stop)
+        self.run.end(self.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=node.id))
 
     def check_empty(self) -> None:
         if not self.decided and self.join.start() is not Decision.WAIT:

@@ -138,21 +138,9 @@ def start_group(g: Host, st: StepState) -> None:
     if monitor.PARALLEL_LOG.isEnabledFor(monitor.INFO):
         monitor.parallel_started(st, len(node.members))
     if node.timeout is not None:
-        join.timer = g.session.deadlines.after(node.timeout, _group_timed_out, g, join)
+        join.timer = g.session.deadlines.after(node.timeout, join.timed_out)
     g.release(node, node.members, Edge.LIVE)
     join.check_empty()
-
-
-def _group_timed_out(g: Host, join: GroupRunner) -> None:
-    if join.decided or join.state.done:
-        return
-    node = join.node
-    message = f"group '{node.group_id}' timed out after {node.timeout:g}s"
-    join.decided = True
-    stop = Stop(StepStatus.TIMED_OUT, StepStatus.CANCELLED, message)
-    for member in node.members:
-        g.cancel_node(g.states[member], stop)
-    g.end(join.state, StepStatus.TIMED_OUT, error=StepTimedOut(message, step=node.id))
 
 
 def start_body(g: Host, st: StepState) -> None:
@@ -204,4 +192,3 @@ STARTS: dict[NodeKind, Callable[[Host, StepState], None]] = {
     NodeKind.LOOP: start_body,
     NodeKind.WORKFLOW: start_body,
 }
-

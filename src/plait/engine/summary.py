@@ -119,4 +119,3 @@ def _stats(session: Session) -> dict[str, Any]:
             name: b.statistics().to_dict() for name, b in session.breakers.items()
         }
     return total
-

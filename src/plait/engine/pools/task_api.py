@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from plait.definition.models import WaitStrategy
+from plait.engine.deadlines import DeadlineExpired, within
 from plait.engine.joins import Join
 from plait.engine.pools.slots import SlotPool
 from plait.errors import RunError, StepTimedOut
@@ -144,15 +145,12 @@ def _result(join: Join, results: list[T | BaseException | None]) -> StrategyResu
 
 
 async def _within(fn: Callable[[], Awaitable[T]], limit: float | None) -> T:
-    if limit is None:
-        return await fn()
+    """``fn()`` within ``limit``: ``StepTimedOut`` when the limit ran out (a
+    ``TimeoutError`` the task raised itself stays one)."""
     try:
-        async with asyncio.timeout(limit) as deadline:
-            return await fn()
-    except TimeoutError:
-        if deadline.expired():
-            raise StepTimedOut(f"task timed out after {limit:g}s") from None
-        raise
+        return await within(limit, fn)
+    except DeadlineExpired:
+        raise StepTimedOut(f"task timed out after {limit:g}s") from None
 
 
 def _unpack(task: TaskLike[T]) -> tuple[Callable[[], Awaitable[T]], float | None]:
