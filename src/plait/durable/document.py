@@ -75,23 +75,15 @@ def _group_result(
     members = [results[m] for m in node["members"] if m in results]
     own = results[node["id"]]
     detail = loads(step.detail) if step is not None else None
-    return GroupResult(
+    return GroupResult.of_members(
+        ((m.id, m.status, m.output, m.error) for m in members),
         group_id=node["group_id"],
         step_id=node["id"],
         strategy=node["strategy"],
-        completed_steps=[m.id for m in members if m.status is StepStatus.SUCCEEDED],
-        failed_steps=[
-            m.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
-        ],
-        skipped_steps=[
-            m.id for m in members if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
-        ],
-        duration=own.duration_ms,
-        success=own.status is StepStatus.SUCCEEDED,
-        results={m.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
-        errors={m.id: m.error for m in members if m.error is not None},
-        winner=(detail or {}).get("winner"),
         status=own.status,
+        started_at=own.started_at,
+        finished_at=own.finished_at,
+        winner=(detail or {}).get("winner"),
     )
 
 
