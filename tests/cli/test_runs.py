@@ -42,6 +42,9 @@ def test_runs_list_newest_first_with_filters(plait_cli: Invoke, write: Write) ->
     rows = json.loads(listed.stdout)
     assert [r["run_id"] for r in rows] == ids[::-1]
     assert {"workflow", "status", "started_at", "duration_ms"} <= set(rows[0])
+    # one way to compute a duration: the list says what runs show says
+    shown = plait_cli("runs", "show", ids[0], "--store", "runs.db", "--json").json()
+    assert rows[-1]["duration_ms"] == shown["duration_ms"]
     failed = json.loads(
         plait_cli("runs", "list", "--store", "runs.db", "--json", "--status", "failed").stdout
     )

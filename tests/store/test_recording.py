@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -47,6 +48,40 @@ async def test_the_document_rebuilt_from_the_store_equals_the_run(store: Store) 
     assert record.lease_owner is None  # given back at the end
     assert record.definition is not None
     assert record.definition_hash is not None
+
+
+GROUPS = {
+    "name": "grouped",
+    "steps": [
+        {"id": "g", "parallelGroup": {"id": "fan", "steps": ["a", "b", "c"]}},
+        {"id": "a", "tool": "echo", "input": 1},
+        {"id": "b", "tool": "sleep", "input": {"duration": "10s"}},
+        {"id": "c", "tool": "fail", "input": {"after": "50ms", "message": "m", "type": "T"}},
+        {
+            "id": "h",
+            "parallelGroup": {"id": "first", "steps": ["d", "e"], "waitStrategy": "any"},
+        },
+        {"id": "d", "tool": "echo", "input": 2},
+        {"id": "e", "tool": "sleep", "input": {"duration": "10s"}},
+    ],
+}
+
+
+async def test_groups_rebuilt_from_the_store_equal_the_runs_field_by_field(
+    store: Store,
+) -> None:
+    # One GroupResult.of_members builds both; this pins that they are fed alike.
+    result = await plait.Workflow.from_dict(GROUPS).run(store=store)
+    assert result.status is plait.RunStatus.FAILED
+    fan = result.groups["fan"]
+    assert (fan.completed_steps, fan.failed_steps, fan.skipped_steps) == (["a"], ["c"], ["b"])
+    assert result.groups["first"].winner == "d"
+    rebuilt = plait.get_run(result.run_id, store=store)
+    assert rebuilt.groups.keys() == result.groups.keys()
+    for group_id, live in result.groups.items():
+        for f in fields(live):
+            got, want = getattr(rebuilt.groups[group_id], f.name), getattr(live, f.name)
+            assert got == want, f"{group_id}.{f.name}"
 
 
 async def test_every_step_execution_and_event_is_recorded(store: Store) -> None:

@@ -28,7 +28,7 @@ from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
 from plait.durable import prepare_resume, request_cancel, result_from_store
-from plait.engine.result import RunResult, from_iso
+from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import Problem, StoreError, WorkflowError
 from plait.executors.select import check_available
@@ -392,20 +392,13 @@ def runs_list(
                 "created_at": r.created_at,
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
-                "duration_ms": _duration_ms(r.started_at, r.finished_at),
+                "duration_ms": duration_ms(from_iso(r.started_at), from_iso(r.finished_at)),
             }
             for r in records
         ]
         sys.stdout.write(json.dumps(rows) + "\n")
     else:
         render_runs(out, records)
-
-
-def _duration_ms(start: str | None, end: str | None) -> float | None:
-    begin, finish = from_iso(start), from_iso(end)
-    if begin is None or finish is None:
-        return None
-    return round((finish - begin) * 1000.0, 3)
 
 
 @runs_app.command("show")

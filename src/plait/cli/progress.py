@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from plait.engine.result import RunResult
+from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import ErrorInfo
 from plait.status import RunStatus, StepStatus
@@ -211,9 +211,7 @@ def render_runs(console: Console, records: list[RunRecord]) -> None:
 
 
 def _duration(start: str | None, end: str | None) -> str:
-    if not start or not end:
+    ms = duration_ms(from_iso(start), from_iso(end))
+    if ms is None:
         return ""
-    from datetime import datetime
-
-    seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"

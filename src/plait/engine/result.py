@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +97,13 @@ class StepResult:
         return doc
 
 
+# A group member as its group's result counts it: (step id, status, output, error).
+Member = tuple[str, StepStatus, Any, ErrorInfo | None]
+
+_FAILED = frozenset({StepStatus.FAILED, StepStatus.TIMED_OUT})
+_SKIPPED = frozenset({StepStatus.SKIPPED, StepStatus.CANCELLED})
+
+
 @dataclass(frozen=True, slots=True)
 class GroupResult:
     """Seed 001's ``ParallelExecutionResult``, plus the winner of ``any``/``race``."""
@@ -113,6 +120,53 @@ class GroupResult:
     errors: dict[str, ErrorInfo]
     winner: str | None
     status: StepStatus
+
+    @classmethod
+    def of_members(
+        cls,
+        members: Iterable[Member],
+        *,
+        group_id: str,
+        step_id: str,
+        strategy: str,
+        status: StepStatus,
+        started_at: float | None,
+        finished_at: float | None,
+        winner: str | None,
+    ) -> GroupResult:
+        """A group's result from its members' outcomes and its own fields: the one place
+        a member counts as completed, failed or skipped, for a live run
+        (``engine/summary.py``) and a run rebuilt from the store (``durable/document.py``)
+        alike, so the two agree."""
+        completed: list[str] = []
+        failed: list[str] = []
+        skipped: list[str] = []
+        results: dict[str, Any] = {}
+        errors: dict[str, ErrorInfo] = {}
+        for step, member_status, output, error in members:
+            if member_status is StepStatus.SUCCEEDED:
+                completed.append(step)
+                results[step] = output
+            elif member_status in _FAILED:
+                failed.append(step)
+            elif member_status in _SKIPPED:
+                skipped.append(step)
+            if error is not None:
+                errors[step] = error
+        return cls(
+            group_id=group_id,
+            step_id=step_id,
+            strategy=strategy,
+            completed_steps=completed,
+            failed_steps=failed,
+            skipped_steps=skipped,
+            duration=duration_ms(started_at, finished_at),
+            success=status is StepStatus.SUCCEEDED,
+            results=results,
+            errors=errors,
+            winner=winner,
+            status=status,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

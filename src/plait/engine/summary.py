@@ -10,11 +10,11 @@ from typing import Any
 
 from plait.compiler.plan import NodeKind
 from plait.engine.graph import Graph
-from plait.engine.result import GroupResult, RunResult, StepResults, duration_ms
+from plait.engine.result import GroupResult, RunResult, StepResults
 from plait.engine.session import Session
 from plait.engine.state import StepState
 from plait.errors import ErrorInfo, PlaitError, RunError
-from plait.status import RunStatus, StepStatus
+from plait.status import RunStatus
 
 
 def build_result(session: Session, root: Graph, finished_at: float) -> RunResult:
@@ -58,23 +58,18 @@ def build_result(session: Session, root: Graph, finished_at: float) -> RunResult
 
 def _group_result(st: StepState, members: list[StepState]) -> GroupResult:
     node = st.node
-    return GroupResult(
+    return GroupResult.of_members(
+        (
+            (m.node.id, m.status, m.output, None if m.error is None else ErrorInfo.of(m.error))
+            for m in members
+        ),
         group_id=node.group_id,
         step_id=node.id,
         strategy=node.strategy.value,
-        completed_steps=[m.node.id for m in members if m.status is StepStatus.SUCCEEDED],
-        failed_steps=[
-            m.node.id for m in members if m.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
-        ],
-        skipped_steps=[
-            m.node.id for m in members if m.status in (StepStatus.SKIPPED, StepStatus.CANCELLED)
-        ],
-        duration=duration_ms(st.started_at, st.finished_at),
-        success=st.status is StepStatus.SUCCEEDED,
-        results={m.node.id: m.output for m in members if m.status is StepStatus.SUCCEEDED},
-        errors={m.node.id: ErrorInfo.of(m.error) for m in members if m.error is not None},
-        winner=st.winner,
         status=st.status,
+        started_at=st.started_at,
+        finished_at=st.finished_at,
+        winner=st.winner,
     )
 
 
