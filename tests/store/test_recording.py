@@ -84,6 +84,33 @@ async def test_groups_rebuilt_from_the_store_equal_the_runs_field_by_field(
             assert got == want, f"{group_id}.{f.name}"
 
 
+def _dynamic_members(ctx: Any) -> list[dict[str, Any]]:
+    return [
+        {"id": "m1", "tool": "echo", "input": 1},
+        {"id": "m2", "tool": "fail", "input": {"message": "no"}, "continueOnError": True},
+        {"id": "m3", "tool": "echo", "input": 3},
+    ]
+
+
+async def test_a_dynamic_groups_members_are_rebuilt_from_the_store(store: Store) -> None:
+    """Its members are not in the outline (the callable gives them as it starts)."""
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "dynamic",
+            "steps": [
+                {"id": "dyn", "parallelGroup": {"id": "made", "steps": _dynamic_members}},
+            ],
+        }
+    )
+    result = await wf.run(store=store)
+    live = result.groups["made"]
+    assert live.completed_steps == ["m1", "m3"]
+    assert live.failed_steps == ["m2"]
+    rebuilt = plait.get_run(result.run_id, store=store).groups["made"]
+    for f in fields(live):
+        assert getattr(rebuilt, f.name) == getattr(live, f.name), f.name
+
+
 async def test_every_step_execution_and_event_is_recorded(store: Store) -> None:
     result = await plait.Workflow.from_dict(WORKFLOW).run(store=store)
     rows = {s.node_id: s for s in store.get_steps(result.run_id)}

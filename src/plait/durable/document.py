@@ -32,8 +32,16 @@ def result_from_store(store: Store, run_id: str) -> RunResult:
     for node_id, step in latest.items():  # nodes of map branches and loop passes
         if node_id not in results:
             results[node_id] = _step_result(node_id, step, errors.get(node_id, []))
+    # A dynamic group's members are not in the outline (its callable gave them as it
+    # started): they are the nodes recorded with the group's step as their parent.
+    children: dict[str, list[str]] = {}
+    for node_id, step in latest.items():
+        if step.parent_step_id is not None:
+            children.setdefault(step.parent_step_id, []).append(node_id)
     groups = {
-        node["group_id"]: _group_result(node, results, latest.get(node["id"]))
+        node["group_id"]: _group_result(
+            node, node["members"] or children.get(node["id"], []), results, latest.get(node["id"])
+        )
         for node in shape["nodes"]
         if node["kind"] == "group"
     }
@@ -70,9 +78,12 @@ def _step_result(
 
 
 def _group_result(
-    node: dict[str, Any], results: dict[str, StepResult], step: StepRecord | None
+    node: dict[str, Any],
+    member_ids: list[str],
+    results: dict[str, StepResult],
+    step: StepRecord | None,
 ) -> GroupResult:
-    members = [results[m] for m in node["members"] if m in results]
+    members = [results[m] for m in member_ids if m in results]
     own = results[node["id"]]
     detail = loads(step.detail) if step is not None else None
     return GroupResult.of_members(
