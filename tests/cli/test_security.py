@@ -15,7 +15,7 @@ import pytest
 import plait
 from plait.errors import ValidationError
 
-from .conftest import Invoke
+from .conftest import Invoke, Outcome
 
 INPUTS = "inputs: {x: {type: string, default: a}, obj: {type: object, default: {}}}\n"
 
@@ -144,7 +144,7 @@ def _step_id(step: str) -> str:
     return step.split("id: ", 1)[1].split(",", 1)[0]
 
 
-def _one_problem(outcome, path: Path, step: str, key: str, words: str) -> None:  # type: ignore[no-untyped-def]
+def _one_problem(outcome: Outcome, path: Path, step: str, key: str, words: str) -> None:
     assert outcome.exit_code == 2, outcome.stderr
     assert outcome.stdout == ""
     assert "Traceback" not in outcome.stderr
@@ -477,3 +477,46 @@ def test_the_workflow_you_name_yourself_is_quoted_as_before(tmp_path: Path) -> N
     path.write_text(f"steps: *{SECRET}\n")
     with pytest.raises(plait.WorkflowError, match=SECRET):
         plait.load(path)
+
+
+def test_the_rules_hold_in_maps_loops_and_sub_workflows(plait_cli: Invoke, tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "proj/sub.yaml": """\
+                name: sub
+                inputs: {f: {type: string}}
+                steps:
+                  - {id: call, tool: python, input: {function: "${inputs.f}"}}
+                """,
+            "proj/wf.yaml": """\
+                name: wf
+                inputs: {xs: {type: array, default: [a]}}
+                steps:
+                  - id: each
+                    parallel:
+                      items: ${inputs.xs}
+                      steps:
+                        - id: s
+                          tool: shell
+                          input: {command: "echo ${parallel.item}", shell: true}
+                  - id: again
+                    loop:
+                      type: for
+                      count: 2
+                      steps:
+                        - id: q
+                          tool: sql
+                          input: {url: "sqlite://", query: "SELECT ${loop.index}"}
+                  - {id: inner, workflow: sub.yaml, input: {f: json:dumps}}
+                """,
+        },
+    )
+    path = tmp_path / "proj" / "wf.yaml"
+    outcome = plait_cli("graph", path)
+    assert outcome.exit_code == 2
+    assert [p.split(": ", 3)[:3] for p in outcome.problems()] == [
+        [str(path), "step 's'", "key 'input.command'"],
+        [str(path), "step 'q'", "key 'input.query'"],
+        [str((tmp_path / "proj" / "sub.yaml").resolve()), "step 'call'", "key 'input.function'"],
+    ]
