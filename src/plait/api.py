@@ -171,7 +171,7 @@ class Workflow:
         return plan
 
     def _policy_with(self, allow_python: AllowPython, allow_workflow_dirs: AllowDirs) -> Policy:
-        return self._policy.replace(
+        return self._policy.override(
             allow_python=allow_python, allow_workflow_dirs=allow_workflow_dirs
         )
 

@@ -225,7 +225,7 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: b
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         # PyYAML's and our own words may quote a character, a key or a value of the text
-        reason = f": {exc.problem}" if quote else ""
+        reason = f": {exc.problem}" if quote else " (validate that file itself to see why)"
         raise LoadError(Problem(f"invalid YAML{where}{reason}", file)) from None
     except (yaml.YAMLError, RecursionError) as exc:
         reason = f": {exc}" if quote else " (nested too deeply, or not YAML)"

@@ -42,7 +42,7 @@ class Policy:
         """Whether the resolved ``path`` lies in ``folder`` (resolved) or an allowed one."""
         return any(path.is_relative_to(root) for root in (folder, *self.workflow_dirs))
 
-    def replace(
+    def override(
         self,
         *,
         allow_python: Iterable[str] | str | None = None,
@@ -66,7 +66,7 @@ def make_policy(
 ) -> Policy:
     """A ``Policy`` from the API's and the command line's spellings. Raises ``ValueError``
     for a name that is not a module name."""
-    return DEFAULT_POLICY.replace(
+    return DEFAULT_POLICY.override(
         allow_python=allow_python, allow_workflow_dirs=allow_workflow_dirs
     )
 

@@ -24,7 +24,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from plait.errors import StepError
-from plait.expressions.template import Whole
+from plait.expressions.template import Template, Whole
 from plait.tools.builtin._args import mapping
 from plait.tools.checks import (
     Finding,
@@ -222,7 +222,7 @@ def check_input(given: StaticInput) -> Iterator[Finding]:
     yield from _check_env(given)
 
 
-def _check_command(command: Any, given: StaticInput) -> Iterator[Finding]:
+def _check_command(command: Template, given: StaticInput) -> Iterator[Finding]:
     argv = elements(command)
     if argv is None:
         if isinstance(command, Whole):
@@ -260,7 +260,7 @@ def _check_command(command: Any, given: StaticInput) -> Iterator[Finding]:
         )
 
 
-def _check_shell_script(program: str, parts: list[Any]) -> Iterator[Finding]:
+def _check_shell_script(program: str, parts: list[Template]) -> Iterator[Finding]:
     """In ``[sh, -c, SCRIPT, ARG...]`` or ``[sh, FILE, ARG...]`` the first operand is the
     script (text, or the file to run): it must be fixed. The arguments after it are the
     script's "$1", "$2"...: data. A ``${...}`` among the options could be ``-c`` itself."""
