@@ -24,6 +24,7 @@ from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.compiler.subworkflows import register_workflow as register_subworkflow
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import Loaded, load_definition, parse_definition
+from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
 from plait.durable import (
     Definition,
     as_store,
@@ -41,6 +42,9 @@ from plait.store import Store
 
 # Where steps run (issue 7): an Executor, or 'process', 'dask://HOST:PORT', a mapping...
 ExecutorArg = Executor | ExecutorSpec | str | Mapping[str, Any] | None
+# What a workflow may reach (issue 19): modules "a,b" or ["a", "b"]; folders
+AllowPython = Collection[str] | str | None
+AllowDirs = Collection[str | Path] | None
 
 
 class Workflow:
@@ -54,7 +58,9 @@ class Workflow:
             self._data["description"] = description
         self._file: str | None = None
         self._source: str | None = None
-        self._plan: Plan | None = None
+        self._loaded: Loaded | None = None
+        self._policy = DEFAULT_POLICY
+        self._plans: dict[Policy, Plan] = {}
         self._definition: Definition | None = None
 
     # -- making one ------------------------------------------------------------------
@@ -66,26 +72,39 @@ class Workflow:
         wf._data = dict(data)
         wf._file = file
         wf._source = None
-        wf._plan = None
+        wf._loaded = None
+        wf._policy = DEFAULT_POLICY
+        wf._plans = {}
         wf._definition = None
         return wf
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Workflow:
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        allow_python: AllowPython = None,
+        allow_workflow_dirs: AllowDirs = None,
+    ) -> Workflow:
+        """Load and compile a file (see ``plait.load``)."""
+        policy = make_policy(allow_python, allow_workflow_dirs)
         loaded = load_definition(path)
         wf = cls.__new__(cls)
         wf._data = {}
         wf._file = str(path)
         wf._source = loaded.source
-        wf._plan = compile_loaded(loaded)
+        wf._loaded = loaded
+        wf._policy = policy
+        wf._plans = {}
         wf._definition = None
+        wf.plan_for(policy)
         return wf
 
     def step(self, id: str, **keys: Any) -> Self:
         """Add a step of any kind, with the keys a file would give it."""
         self._require_built_in_code()
         self._data.setdefault("steps", []).append({"id": id, **keys})
-        self._plan = None
+        self._plans = {}
         self._definition = None
         return self
 
@@ -138,18 +157,31 @@ class Workflow:
     @property
     def plan(self) -> Plan:
         """The compiled DAG. Raises ``ValidationError`` listing every problem."""
-        if self._plan is None:
-            loaded: Loaded = parse_definition(copy.copy(self._data), file=self._file)
-            self._plan = compile_loaded(loaded)
-        return self._plan
+        return self.plan_for(self._policy)
+
+    def plan_for(self, policy: Policy) -> Plan:
+        """The DAG compiled under ``policy`` (the modules and folders it may reach):
+        once per policy. Raises ``ValidationError`` listing every problem."""
+        plan = self._plans.get(policy)
+        if plan is None:
+            loaded: Loaded = self._loaded or parse_definition(
+                copy.copy(self._data), file=self._file
+            )
+            plan = self._plans[policy] = compile_loaded(loaded, policy=policy)
+        return plan
+
+    def _policy_with(self, allow_python: AllowPython, allow_workflow_dirs: AllowDirs) -> Policy:
+        return self._policy.override(
+            allow_python=allow_python, allow_workflow_dirs=allow_workflow_dirs
+        )
 
     def validate(self) -> None:
         """Compile now; raise ``ValidationError`` if anything is wrong."""
         _ = self.plan
 
-    def definition(self) -> Definition:
+    def definition(self, plan: Plan | None = None) -> Definition:
         """The text recorded with each run (the file's, or the built data as JSON)."""
-        plan = self.plan
+        plan = plan if plan is not None else self.plan
         if self._definition is None:
             if self._source is not None:
                 file = str(Path(self._file).resolve()) if self._file is not None else None
@@ -170,6 +202,8 @@ class Workflow:
         text_inputs: Collection[str] = (),
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        allow_python: AllowPython = None,
+        allow_workflow_dirs: AllowDirs = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
@@ -178,8 +212,12 @@ class Workflow:
         ``Store`` or a URL), the run and every step execution are recorded there.
         ``${env.NAME}`` reads the variables declared under ``env:`` and those named in
         ``allow_env``; their values are masked in what the run records and reports.
+        ``allow_python`` (modules) limits what ``python`` steps may call, and
+        ``allow_workflow_dirs`` (folders) where ``workflow:`` files may come from
+        besides the including file's folder; given, they replace what ``load`` was
+        given. A step beyond them is a ``ValidationError`` (docs/security.md).
         """
-        plan = self.plan
+        plan = self.plan_for(self._policy_with(allow_python, allow_workflow_dirs))
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
         executor = parse_choice(executor)
         check_available(specs_used(plan, executor), self._file)
@@ -189,7 +227,7 @@ class Workflow:
         return new_run(
             plan,
             bound,
-            self.definition(),
+            self.definition(plan),
             as_store(store),
             run_id=run_id,
             executor=executor,
@@ -204,12 +242,21 @@ class Workflow:
         executor: ExecutorArg = None,
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        allow_python: AllowPython = None,
+        allow_workflow_dirs: AllowDirs = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
-        failed run: look at ``result.status``). ``store`` records it (default: not)."""
+        failed run: look at ``result.status``). ``store`` records it (default: not).
+        The other keywords are ``create_run``'s."""
         async with _opened(store) as opened:
             the_run = self.create_run(
-                inputs, run_id=run_id, executor=executor, store=opened, allow_env=allow_env
+                inputs,
+                run_id=run_id,
+                executor=executor,
+                store=opened,
+                allow_env=allow_env,
+                allow_python=allow_python,
+                allow_workflow_dirs=allow_workflow_dirs,
             )
             return await the_run.execute()
 
@@ -238,12 +285,20 @@ async def resume(
     executor: ExecutorArg = None,
     allow_env: Collection[str] = (),
     signals: Mapping[str, Any] | None = None,
+    allow_python: AllowPython = None,
+    allow_workflow_dirs: AllowDirs = None,
 ) -> RunResult:
     """Go on with an interrupted run (its process died) or, with ``from_failure``, a
     failed one: every step that succeeded keeps its output and is not run again.
     ``workflow`` supplies the definition for a run built in code (with functions as
     tools); a run from a file is resumed from the file, or its recorded text. A paused
-    run goes on with ``signals`` (signal name -> value for its ``wait`` steps)."""
+    run goes on with ``signals`` (signal name -> value for its ``wait`` steps).
+    ``allow_env``, ``allow_python`` and ``allow_workflow_dirs`` are not recorded: give
+    them as on the first attempt."""
+    if workflow is not None:
+        policy = workflow._policy_with(allow_python, allow_workflow_dirs)
+    else:
+        policy = make_policy(allow_python, allow_workflow_dirs)
     async with _opened(store, default=True) as opened:
         assert opened is not None
         the_run = await asyncio.to_thread(
@@ -253,10 +308,11 @@ async def resume(
             inputs=inputs,
             from_failure=from_failure,
             allow_changed=allow_changed,
-            plan=workflow.plan if workflow is not None else None,
+            plan=workflow.plan_for(policy) if workflow is not None else None,
             executor=parse_choice(executor),
             allow_env=allow_env,
             signals=signals,
+            policy=policy,
         )
         return await the_run.execute()
 
@@ -295,14 +351,25 @@ def register_workflow(workflow: Workflow | str | Path, name: str | None = None) 
     ``name`` defaults to the workflow's own name. Returns the name."""
     wf = workflow if isinstance(workflow, Workflow) else load(workflow)
     key = name or wf.name
-    register_subworkflow(key, lambda: wf.plan)
+    register_subworkflow(key, wf.plan_for)  # under the policy of the file that names it
     return key
 
 
-def load(path: str | Path) -> Workflow:
+def load(
+    path: str | Path,
+    *,
+    allow_python: AllowPython = None,
+    allow_workflow_dirs: AllowDirs = None,
+) -> Workflow:
     """Load a YAML or JSON workflow file. Raises ``LoadError`` or ``ValidationError``
-    (both ``WorkflowError``) listing every problem, with file, step and key."""
-    return Workflow.from_file(path)
+    (both ``WorkflowError``) listing every problem, with file, step and key.
+
+    ``allow_python``: the only modules ``python`` steps may call (``"a,b"`` or a list;
+    ``mypkg`` allows ``mypkg.sub``). ``allow_workflow_dirs``: folders ``workflow:`` files
+    may come from besides the including file's own. See docs/security.md."""
+    return Workflow.from_file(
+        path, allow_python=allow_python, allow_workflow_dirs=allow_workflow_dirs
+    )
 
 
 def run_sync(
@@ -310,6 +377,15 @@ def run_sync(
     inputs: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> RunResult:
-    """Run a workflow from synchronous code (not from inside a running event loop)."""
-    wf = workflow if isinstance(workflow, Workflow) else load(workflow)
+    """Run a workflow from synchronous code (not from inside a running event loop).
+    ``options`` are ``Workflow.run``'s (``allow_python`` and ``allow_workflow_dirs``
+    apply to loading a file too)."""
+    if isinstance(workflow, Workflow):
+        wf = workflow
+    else:
+        wf = load(
+            workflow,
+            allow_python=options.get("allow_python"),
+            allow_workflow_dirs=options.get("allow_workflow_dirs"),
+        )
     return asyncio.run(wf.run(inputs, **options))

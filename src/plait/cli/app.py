@@ -27,6 +27,7 @@ from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
+from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
@@ -71,6 +72,27 @@ AllowEnvOption = Annotated[
     typer.Option(
         "--allow-env",
         help="Let ${env.NAME} read this environment variable (masked in records); repeat for more.",
+    ),
+]
+
+AllowPythonOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-python",
+        metavar="MODULE[,MODULE]",
+        help="Let python steps call only functions of these modules (mypkg allows "
+        "mypkg.sub too); any other is refused at validation. Repeat or separate with commas.",
+        show_default=False,
+    ),
+]
+AllowWorkflowDirOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-workflow-dir",
+        metavar="DIR",
+        help="Let workflow: files come from this folder too (by default only from the "
+        "folder of the file that names them, or below); repeat for more.",
+        show_default=False,
     ),
 ]
 
@@ -136,9 +158,21 @@ def _open(url: str | None) -> Store:
         raise _fail_store(exc) from None
 
 
-def _load(file: Path) -> Workflow:
+def _policy(allow_python: list[str] | None, allow_dirs: list[Path] | None) -> Policy:
+    """``--allow-python`` and ``--allow-workflow-dir``, or exit status 2."""
     try:
-        wf = load(file)
+        return make_policy(allow_python, allow_dirs)
+    except ValueError as exc:
+        raise _fail_store(WorkflowError(f"--allow-python: {exc}")) from None
+
+
+def _load(file: Path, policy: Policy = DEFAULT_POLICY) -> Workflow:
+    try:
+        wf = load(
+            file,
+            allow_python=policy.python_modules,
+            allow_workflow_dirs=policy.workflow_dirs,
+        )
         wf.validate()
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
@@ -178,10 +212,12 @@ def run(
     ] = False,
     allow_env: AllowEnvOption = None,
     executor: ExecutorOption = None,
+    allow_python: AllowPythonOption = None,
+    allow_workflow_dir: AllowWorkflowDirOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
-    wf = _load(file)
+    wf = _load(file, _policy(allow_python, allow_workflow_dir))
     the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
@@ -287,9 +323,11 @@ def _json_default(value: Any) -> Any:
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
+    allow_python: AllowPythonOption = None,
+    allow_workflow_dir: AllowWorkflowDirOption = None,
 ) -> None:
     """Check a workflow file and report every problem with its location."""
-    wf = _load(file)
+    wf = _load(file, _policy(allow_python, allow_workflow_dir))
     plan = wf.plan
     groups = len(plan.groups())
     out.print(
@@ -305,9 +343,11 @@ def graph(
     format: Annotated[
         GraphFormat, typer.Option("--format", "-f", help="mermaid or dot.")
     ] = GraphFormat.mermaid,
+    allow_python: AllowPythonOption = None,
+    allow_workflow_dir: AllowWorkflowDirOption = None,
 ) -> None:
     """Print the compiled DAG as Mermaid or Graphviz dot."""
-    wf = _load(file)
+    wf = _load(file, _policy(allow_python, allow_workflow_dir))
     sys.stdout.write(RENDERERS[format.value](wf.plan))
 
 
@@ -327,10 +367,14 @@ def resume(
     as_json: JsonOption = False,
     allow_env: AllowEnvOption = None,
     executor: ExecutorOption = None,
+    allow_python: AllowPythonOption = None,
+    allow_workflow_dir: AllowWorkflowDirOption = None,
 ) -> None:
     """Go on with an interrupted run: steps that succeeded are reused, not run again.
-    ``--executor`` may differ from the first attempt's."""
+    ``--executor`` may differ from the first attempt's; ``--allow-env``,
+    ``--allow-python`` and ``--allow-workflow-dir`` are not recorded: give them again."""
     spec = _executor(executor)
+    policy = _policy(allow_python, allow_workflow_dir)
     the_store = _open(store)
     try:
         values, text_keys = _parse_inputs(input or [], None)
@@ -343,6 +387,7 @@ def resume(
             allow_changed=allow_changed,
             executor=spec,
             allow_env=allow_env or (),
+            policy=policy,
         )
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None

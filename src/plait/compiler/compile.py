@@ -30,6 +30,7 @@ from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import Loaded, parse_definition
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
+from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.errors import (
     CycleError,
     ExpressionError,
@@ -39,6 +40,7 @@ from plait.errors import (
     WorkflowError,
 )
 from plait.expressions.template import Template, compile_template
+from plait.tools.checks import StaticInput
 from plait.tools.registry import Tool, ToolRegistry, default_registry
 
 
@@ -50,6 +52,7 @@ class _Builder:
     file: str | None
     registry: ToolRegistry
     known_bad: set[str]
+    policy: Policy = DEFAULT_POLICY  # what whoever runs the workflow allows it to reach
     problems: list[Problem] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # group id -> its step id
@@ -85,7 +88,9 @@ class _Builder:
         return self.aliases.get(name)
 
 
-def compile_loaded(loaded: Loaded, registry: ToolRegistry | None = None) -> Plan:
+def compile_loaded(
+    loaded: Loaded, registry: ToolRegistry | None = None, *, policy: Policy = DEFAULT_POLICY
+) -> Plan:
     """Compile a loaded file; raise ``ValidationError`` with its problems and ours."""
     if loaded.definition is None:
         raise ValidationError(loaded.problems)
@@ -95,6 +100,7 @@ def compile_loaded(loaded: Loaded, registry: ToolRegistry | None = None) -> Plan
         registry=registry,
         earlier=loaded.problems,
         known_bad=loaded.bad_step_ids,
+        policy=policy,
     )
 
 
@@ -105,9 +111,12 @@ def compile_definition(
     registry: ToolRegistry | None = None,
     earlier: list[Problem] | None = None,
     known_bad: set[str] | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Plan:
+    """``policy``: the Python modules and sub-workflow folders the workflow may reach
+    (``--allow-python``, ``--allow-workflow-dir``); refused reaches are problems."""
     with paused_gc():
-        return _compile(definition, file, registry, earlier, known_bad)
+        return _compile(definition, file, registry, earlier, known_bad, policy)
 
 
 def _compile(
@@ -116,8 +125,9 @@ def _compile(
     registry: ToolRegistry | None,
     earlier: list[Problem] | None,
     known_bad: set[str] | None,
+    policy: Policy,
 ) -> Plan:
-    b = _Builder(definition, file, registry or default_registry, known_bad or set())
+    b = _Builder(definition, file, registry or default_registry, known_bad or set(), policy)
     b.problems.extend(earlier or [])
     plan = _compile_steps(b, definition.steps, definition.outputs, definition.name)
     breakers = tool_breakers(definition, b.registry, b.problems, file)
@@ -138,6 +148,7 @@ def _compile_steps(b: _Builder, steps: list[StepDef], outputs: Any, name: str) -
     templates = _compile_templates(b, steps, outputs)
     pools = _pools(b, definition)
     _check_steps(b, steps, pools)
+    _check_tool_inputs(b, steps, templates)
     if not b.outer_ids:
         _check_input_defaults(b, definition)
     check_references(
@@ -186,6 +197,7 @@ def _compile_bodies(
             b.file,
             b.registry,
             b.known_bad,
+            b.policy,
             problems=b.problems,
             outer_ids=visible,
             frames={**b.frames, frame: FRAME_FIELDS[frame]},
@@ -241,6 +253,7 @@ def compile_members(
             plan.file,
             registry or default_registry,
             set(),
+            plan.policy,
             problems=problems,
             outer_ids=visible,
             frames=dict(FRAME_FIELDS) if in_body else {},
@@ -260,7 +273,7 @@ def _compile_workflows(b: _Builder, steps: list[StepDef]) -> None:
         if step.workflow is None:
             continue
         try:
-            plan = resolve_workflow(step.workflow, b.file, compile_loaded)
+            plan = resolve_workflow(step.workflow, b.file, b.policy, compile_loaded)
         except WorkflowError as exc:
             for problem in exc.problems:
                 if problem.file is None:  # about the reference itself: this file's step
@@ -552,6 +565,25 @@ def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) 
         check_placement(step, b.problem)
 
 
+def _check_tool_inputs(
+    b: _Builder, steps: list[StepDef], templates: dict[tuple[str, str], Template]
+) -> None:
+    """Each tool's own check of its steps' inputs as written (``Tool.check``): what a run
+    input may not decide, such as a shell script or a SQL text (issue 19)."""
+    for step in steps:
+        if not isinstance(step.tool, str | Tool):
+            continue
+        try:
+            tool = _tool(b, step)
+        except UnknownToolError:
+            continue  # reported by _check_steps
+        template = templates.get((step.id, "input"))
+        if tool is None or tool.check is None or template is None:
+            continue
+        for key, message in tool.check(StaticInput(template, b.policy)):
+            b.problem(message, step.id, f"input.{key}" if key else "input")
+
+
 def _check_input_defaults(b: _Builder, definition: WorkflowDef) -> None:
     for name, spec in definition.inputs.items():
         if spec.default is None:
@@ -726,4 +758,5 @@ def _build_plan(
         },
         env_reads=b.env_reads,
         signals=frozenset(b.signals),
+        policy=b.policy,
     )

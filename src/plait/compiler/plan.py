@@ -21,6 +21,7 @@ from typing import Any
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.executor import ExecutorSpec
 from plait.definition.models import WaitStrategy
+from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.expressions.template import Const, Template
 from plait.tools.registry import Tool
 
@@ -158,6 +159,9 @@ class Plan:
     env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     # the signals `wait` steps wait for, in this plan, its bodies and its sub-workflows
     signals: frozenset[str] = frozenset()
+    # what whoever runs it allows it to reach (--allow-python...): a dynamic group's
+    # members, compiled while the run goes, are held to it too
+    policy: Policy = DEFAULT_POLICY
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]

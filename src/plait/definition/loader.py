@@ -39,8 +39,11 @@ class Loaded:
         self.bad_step_ids = bad_step_ids
 
 
-def read_document(path: str | Path) -> tuple[Any, str]:
-    """Read and parse a YAML or JSON file; return the data and the text."""
+def read_document(path: str | Path, *, quote: bool = True) -> tuple[Any, str]:
+    """Read and parse a YAML or JSON file; return the data and the text.
+
+    ``quote=False``: no problem quotes the file's text (not a byte, a key or a value),
+    for a file a workflow names rather than the user (a sub-workflow: issue 19)."""
     path = Path(path)
     name = str(path)
     try:
@@ -49,9 +52,15 @@ def read_document(path: str | Path) -> tuple[Any, str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LoadError(Problem("no such file", file=name)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LoadError(Problem(f"cannot read the file: {exc}", file=name)) from None
-    return parse_text(text, name, json_only=path.suffix.lower() == ".json"), text
+    except UnicodeDecodeError as exc:
+        reason = str(exc) if quote else "it is not UTF-8 text (a binary file?)"
+        raise LoadError(Problem(f"cannot read the file: {reason}", file=name)) from None
+    except OSError as exc:
+        reason = str(exc) if quote else exc.strerror or type(exc).__name__
+        raise LoadError(Problem(f"cannot read the file: {reason}", file=name)) from None
+    if not quote and "\x00" in text:
+        raise LoadError(Problem("cannot read the file: it holds binary data (NUL bytes)", name))
+    return parse_text(text, name, json_only=path.suffix.lower() == ".json", quote=quote), text
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -186,13 +195,15 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
+def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: bool = True) -> Any:
+    """``quote=False``: a problem says where (line, column) and never quotes the text."""
     if json_only:
         try:
             return json.loads(text, object_pairs_hook=_unique_pairs)
         except _DuplicateKey as exc:
+            key = f" {exc.args[0]!r}" if quote else ""
             raise LoadError(
-                Problem(f"invalid JSON: the key {exc.args[0]!r} is given twice in one object", file)
+                Problem(f"invalid JSON: the key{key} is given twice in one object", file)
             ) from None
         except json.JSONDecodeError as exc:
             raise LoadError(
@@ -213,14 +224,28 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise LoadError(Problem(f"invalid YAML{where}: {exc.problem}", file)) from None
+        # PyYAML's and our own words may quote a character, a key or a value of the text
+        reason = f": {exc.problem}" if quote else " (validate that file itself to see why)"
+        raise LoadError(Problem(f"invalid YAML{where}{reason}", file)) from None
     except (yaml.YAMLError, RecursionError) as exc:
-        raise LoadError(Problem(f"invalid YAML: {exc}", file)) from None
+        reason = f": {exc}" if quote else " (nested too deeply, or not YAML)"
+        raise LoadError(Problem(f"invalid YAML{reason}", file)) from None
 
 
-def load_definition(path: str | Path) -> Loaded:
-    """Read a workflow file and validate its schema. Raises ``LoadError`` only if unreadable."""
-    data, text = read_document(path)
+def load_definition(path: str | Path, *, quote: bool = True) -> Loaded:
+    """Read a workflow file and validate its schema. Raises ``LoadError`` only if unreadable.
+
+    ``quote=False`` (a file another workflow names): a file that cannot be read, cannot
+    be parsed, or is not a mapping with a list of ``steps`` gives one problem that says
+    what is wrong without quoting any of its text, so pointing ``workflow:`` at a
+    secret never echoes it."""
+    data, text = read_document(path, quote=quote)
+    if not quote and not (isinstance(data, dict) and isinstance(data.get("steps"), list)):
+        what = "a mapping with no list of 'steps'" if isinstance(data, dict) else _what(data)
+        message = f"not a workflow file: it holds {what}, not a workflow (name, steps)"
+        raise LoadError(
+            Problem("not a workflow file: it is empty" if data is None else message, str(path))
+        )
     return parse_definition(data, file=str(path), source=text)
 
 

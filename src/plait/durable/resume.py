@@ -11,6 +11,7 @@ from typing import Any
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.definition.loader import parse_definition, parse_text
+from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.durable.lease import take_lease
 from plait.durable.start import definition_hash
 from plait.engine.recording import Recorder, Restored, lease_owner
@@ -42,17 +43,19 @@ def prepare_resume(
     executor: Choice = None,
     allow_env: Collection[str] = (),
     signals: Mapping[str, Any] | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Run:
     """Take over a run: check it may be resumed, take its lease, and return a ``Run``
     that reuses every step that succeeded. ``signals`` go to the ``wait`` steps of a
     paused run (``inputs`` named like a signal the workflow waits for are signals too);
     a signal the run is not waiting for is refused, so a signal is given once. The
     environment is read anew (values are never recorded): ``allow_env`` as on the first
-    attempt. Raises ``WorkflowError`` (it may not be resumed), ``LeaseHeld`` (a live
-    process runs it) or ``StoreError``."""
+    attempt; ``policy`` (``--allow-python``, ``--allow-workflow-dir``) too, for the
+    definition compiled again. Raises ``WorkflowError`` (it may not be resumed),
+    ``LeaseHeld`` (a live process runs it) or ``StoreError``."""
     record = store.get_run(run_id)
     if plan is None:
-        plan = _recorded_plan(record, allow_changed)
+        plan = _recorded_plan(record, allow_changed, policy)
     given_signals = dict(signals or {})
     inputs = dict(inputs or {})
     for name in [n for n in inputs if n in plan.signals and n not in plan.inputs]:
@@ -157,7 +160,7 @@ def _check_resumable(record: RunRecord, from_failure: bool) -> None:
     raise WorkflowError(f"run {record.id} {status}; there is nothing to resume")
 
 
-def _recorded_plan(record: RunRecord, allow_changed: bool) -> Plan:
+def _recorded_plan(record: RunRecord, allow_changed: bool, policy: Policy) -> Plan:
     """The plan to resume with: the file as it is now if unchanged (or allowed), else
     the definition recorded with the run."""
     text = record.definition
@@ -178,7 +181,7 @@ def _recorded_plan(record: RunRecord, allow_changed: bool) -> Plan:
         raise WorkflowError(f"run {record.id} has no recorded definition to resume with")
     json_only = file is None or file.endswith(".json")
     data = parse_text(text, file, json_only=json_only)
-    return compile_loaded(parse_definition(data, file=file, source=text))
+    return compile_loaded(parse_definition(data, file=file, source=text), policy=policy)
 
 
 def _restorable(steps: list[StepRecord]) -> tuple[dict[str, Restored], dict[str, int]]:

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from typing import Any, Literal, TypeVar, overload
 
 from plait.errors import UnknownToolError
+from plait.tools.checks import InputCheck
 from plait.tools.context import StepContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,6 +24,9 @@ class Tool:
     ``style`` says how a step's resolved input reaches the callable: ``"kwargs"`` spreads a
     mapping as keyword arguments (the usual ``@plait.tool`` function), ``"input"`` passes the
     input as one value (the built-ins). ``wants_ctx`` adds the ``StepContext`` as ``ctx``.
+    ``check``, if given, looks at a step's input as written when the workflow is
+    validated and names what it refuses (``plait.tools.checks``): how a tool keeps a run
+    input from choosing code, such as ``shell``'s script or ``sql``'s query.
     """
 
     name: str
@@ -31,6 +35,7 @@ class Tool:
     style: Literal["kwargs", "input"] = "kwargs"
     wants_ctx: bool = False
     description: str = ""
+    check: InputCheck | None = None
 
     def bind(self, value: Any, ctx: StepContext | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs: dict[str, Any] = {"ctx": ctx} if self.wants_ctx else {}

@@ -3,6 +3,12 @@
 A coroutine function is awaited on the event loop; a plain function runs in the run's
 thread pool. The workflow file's folder is on the import path, so a workflow can ship
 its helper module beside it.
+
+``function`` is code, so it is written in the workflow: a ``${...}`` in it is refused
+when the workflow is validated (``check_input``, issue 19), as is a module outside
+``--allow-python`` when one is given. ``attr`` is reached from the named module through
+attributes that are not modules (``mypkg:os.system`` is refused), so the module part
+says whose code runs.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import importlib
 import inspect
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from plait.errors import StepError
 from plait.tools.builtin._args import mapping
+from plait.tools.checks import DYNAMIC, Finding, StaticInput, not_a_mapping
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
 
@@ -46,6 +53,12 @@ def resolve_function(spec: str, folder: str | None) -> Callable[..., Any]:
             raise StepError(
                 f"python: {module_name!r} has no attribute {attr!r}", type="ImportError"
             ) from None
+        if inspect.ismodule(obj):  # the module part must say whose code runs (issue 19)
+            raise StepError(
+                f"python: {spec!r} reaches the module {obj.__name__!r} through an attribute; "
+                f"name it as the module: '{obj.__name__}:...'",
+                type="InputError",
+            )
     if not callable(obj):
         raise StepError(f"python: {spec!r} is not callable", type="InputError")
     return obj  # type: ignore[no-any-return]
@@ -80,6 +93,44 @@ async def python(value: Any, ctx: StepContext) -> Any:
     return result
 
 
+def check_input(given: StaticInput) -> Iterator[Finding]:
+    """``function`` is a fixed ``'module:attr'``, in the allowed modules if any are set."""
+    if not given.is_mapping():
+        yield not_a_mapping("python", "function, args, isolation")
+        return
+    spec = given.literal("function")
+    if spec is DYNAMIC:
+        yield (
+            "function",
+            "'function' is written in the workflow: a ${...} in it would let a run input "
+            "choose the code to call (builtins:eval); to pick among functions, route with "
+            "'switch' or decide inside your function; see docs/security.md",
+        )
+        return
+    if spec is None:
+        return  # reported when the step runs, with the input as given
+    module, sep, attr = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not (sep and module and attr):
+        yield ("function", f"'function' looks like 'module:function', not {spec!r}")
+        return
+    allowed = given.policy.python_modules
+    if allowed is None:
+        return
+    if not given.policy.allows_module(module):
+        listed = ", ".join(allowed) or "none"
+        yield (
+            "function",
+            f"module {module!r} is not allowed: --allow-python (allow_python=) lists {listed}; "
+            "add it there, or call a function of an allowed module",
+        )
+    elif any(part.startswith("_") for part in attr.split(".")):
+        yield (
+            "function",
+            f"with --allow-python, 'function' names a public attribute, not {attr!r}: a name "
+            "starting with '_' could reach beyond the allowed module",
+        )
+
+
 PYTHON = Tool(
     "python",
     python,
@@ -87,4 +138,5 @@ PYTHON = Tool(
     style="input",
     wants_ctx=True,
     description="call `function` ('module:attr') with `args`",
+    check=check_input,
 )

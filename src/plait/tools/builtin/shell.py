@@ -1,9 +1,16 @@
 """The ``shell`` tool: run a command, with no shell unless asked for.
 
-``command`` is an argv list, so a ``${...}`` value is one argument and can never inject
-a second command; a string runs through ``/bin/sh -c`` only with ``shell: true``. The
-command runs in its own process group: a timeout or a cancellation kills the whole
-group (the command and anything it started), and the step waits until it is gone.
+``command`` is an argv list, started with ``exec`` (no shell), so a ``${...}`` value is
+one argument and can never inject a second command; a string runs through
+``/bin/sh -c`` only with ``shell: true``. The command runs in its own process group: a
+timeout or a cancellation kills the whole group (the command and anything it started),
+and the step waits until it is gone.
+
+Validation (``check_input``, issue 19) refuses what would let a run input choose the
+code that runs: a ``${...}`` inside a shell script (``shell: true``, or ``sh -c``), a
+``${...}`` as the program, as the whole input, as ``env``'s names, or in a variable that
+chooses code (``PATH``, ``LD_PRELOAD``, ``BASH_ENV``...). The safe forms: values in
+``env:`` read as ``"$NAME"`` by the script, or elements of an argv list.
 """
 
 from __future__ import annotations
@@ -12,10 +19,22 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any
 
 from plait.errors import StepError
+from plait.expressions.template import Template, Whole
 from plait.tools.builtin._args import mapping
+from plait.tools.checks import (
+    Finding,
+    StaticInput,
+    elements,
+    entries,
+    is_dynamic,
+    not_a_mapping,
+    text_of,
+)
 from plait.tools.registry import Tool
 
 OUTPUT_LIMIT = 1024 * 1024  # bytes kept of stdout and of stderr each
@@ -154,10 +173,147 @@ def _text(data: bytes, size: int, name: str) -> str:
     return text
 
 
+# -- validation (issue 19) --------------------------------------------------------------
+
+SAFE_FORMS = (
+    'pass the value through env: (env: {NAME: "${...}"}, read as "$NAME" in the script) '
+    "or give 'command' as an argv list (no shell), where a ${...} is one argument; see "
+    "docs/security.md"
+)
+# Programs that run their first operand as a script: `sh -c "..."` is `shell: true`.
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish"})
+# Variables that choose code: where programs are found, libraries loaded before main(),
+# a script a shell or an interpreter runs first. A run input may not set them.
+CODE_VARIABLES = frozenset(
+    {
+        "PATH",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "DYLD_INSERT_LIBRARIES",
+        "DYLD_LIBRARY_PATH",
+        "BASH_ENV",
+        "ENV",
+        "SHELLOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PYTHONHOME",
+        "PERL5LIB",
+        "PERL5OPT",
+        "RUBYLIB",
+        "RUBYOPT",
+        "NODE_OPTIONS",
+        "GIT_SSH_COMMAND",
+    }
+)
+
+
+def check_input(given: StaticInput) -> Iterator[Finding]:
+    """What a ``${...}`` may not decide in a ``shell`` step (see the module docstring)."""
+    if not given.is_mapping():
+        yield not_a_mapping("shell", "command, shell, cwd, env, stdin")
+        return
+    command = given.get("command")
+    if command is not None:
+        yield from _check_command(command, given)
+    yield from _check_env(given)
+
+
+def _check_command(command: Template, given: StaticInput) -> Iterator[Finding]:
+    argv = elements(command)
+    if argv is None:
+        if isinstance(command, Whole):
+            yield (
+                "command",
+                "a ${...} cannot be the whole command: a run input would choose the program "
+                f"or the script; write the command in the workflow and {SAFE_FORMS}",
+            )
+        elif is_dynamic(command):
+            yield (
+                "command",
+                f"a ${{...}} inside a shell command string can inject commands; {SAFE_FORMS}",
+            )
+        return
+    parts = list(argv)
+    if not parts:
+        return
+    if is_dynamic(parts[0]):
+        yield (
+            "command[0]",
+            "a ${...} cannot choose the program to run; name it in the workflow and pass "
+            "values as the later elements of the list",
+        )
+        return
+    program = text_of(parts[0]) or ""
+    if PurePosixPath(program).name in SHELLS:
+        yield from _check_shell_script(program, parts)
+    relative = "/" in program and not program.startswith("/")
+    if relative and is_dynamic(given.get("cwd")):
+        yield (
+            "cwd",
+            f"a ${{...}} in 'cwd' chooses the folder where {program!r} is found, so a run "
+            "input would choose the program; write 'cwd' in the workflow or name the program "
+            "by an absolute path",
+        )
+
+
+def _check_shell_script(program: str, parts: list[Template]) -> Iterator[Finding]:
+    """In ``[sh, -c, SCRIPT, ARG...]`` or ``[sh, FILE, ARG...]`` the first operand is the
+    script (text, or the file to run): it must be fixed. The arguments after it are the
+    script's "$1", "$2"...: data. A ``${...}`` among the options could be ``-c`` itself."""
+    name = PurePosixPath(program).name
+    i = 1
+    while i < len(parts):
+        text = text_of(parts[i])
+        if text in ("-o", "+o", "-O", "+O"):  # an option that takes the next element
+            i += 2
+            continue
+        if text is not None and text[:1] in ("-", "+"):
+            i += 1
+            continue
+        if is_dynamic(parts[i]):
+            yield (
+                f"command[{i}]",
+                f"a ${{...}} here is {name}'s script, or an option that makes the next "
+                f"element one: it can inject commands, as with shell: true; {SAFE_FORMS}; "
+                f'or give it after the script, as "$1": [{name}, -c, \'echo "$1"\', '
+                f'{name}, "${{...}}"]',
+            )
+        return
+
+
+def _check_env(given: StaticInput) -> Iterator[Finding]:
+    env = given.get("env")
+    if env is None:
+        return
+    pairs = entries(env)
+    if pairs is None:
+        if is_dynamic(env):
+            yield (
+                "env",
+                "'env' is a mapping written in the workflow: names chosen by a run input "
+                "could set PATH, LD_PRELOAD or BASH_ENV and so the code that runs; a ${...} "
+                "may give the values",
+            )
+        return
+    for name, value in pairs:
+        key = str(name)
+        if (key in CODE_VARIABLES or key.startswith("BASH_FUNC_")) and is_dynamic(value):
+            yield (
+                f"env.{key}",
+                f"{key} chooses code (the programs found, the libraries loaded, a script run "
+                "first); a ${...} may not set it: write its value in the workflow",
+            )
+
+
 SHELL = Tool(
     "shell",
     shell,
     is_async=True,
     style="input",
     description="run `command` (argv list; a string with `shell: true`)",
+    check=check_input,
 )

@@ -11,7 +11,9 @@ A statement that returns rows outputs them as a list of mappings (column → val
 other outputs ``{rowcount}``. The statement runs in a transaction of its own, committed
 when it succeeds. ``query`` may also be a list of statements (a setup script): they run
 in order in one transaction, each with ``params``, and the last one gives the output.
-A literal ``:word`` that is not a parameter is written ``\\:word``.
+A literal ``:word`` that is not a parameter is written ``\\:word``. A ``${...}`` inside
+``query`` is refused when the workflow is validated (``check_input``, issue 19): a run
+input would be pasted into the SQL text; ``params`` is the safe form.
 
 ``url`` is a SQLAlchemy URL (``sqlite:///data.db``, ``postgresql://user@host/db``) or a
 plain file path, for SQLite. A relative SQLite path is relative to the workflow file's
@@ -58,6 +60,7 @@ from sqlalchemy.pool import StaticPool
 
 from plait.errors import StepError
 from plait.tools.builtin._args import check_keys, mapping, text
+from plait.tools.checks import Finding, StaticInput, elements, is_dynamic, not_a_mapping
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
 
@@ -300,6 +303,25 @@ def _error_type(exc: sqlalchemy.exc.SQLAlchemyError, orig: Any) -> str:
     return "SqlError"
 
 
+def check_input(given: StaticInput) -> Iterator[Finding]:
+    """A ``${...}`` may give ``params`` (bound, never SQL), not any of the SQL text."""
+    if not given.is_mapping():
+        yield not_a_mapping("sql", "url, query, params")
+        return
+    query = given.get("query")
+    parts = elements(query) if query is not None else None
+    where = [i for i, part in enumerate(parts) if is_dynamic(part)] if parts is not None else []
+    if where or (parts is None and is_dynamic(query)):
+        key = f"query[{where[0]}]" if where else "query"
+        yield (
+            key,
+            "a ${...} inside the SQL text is pasted into the statement, so a run input could "
+            "change it (' OR '1'='1, a second statement); write the query in the workflow with "
+            'parameters and give the values in params: query: "SELECT ... WHERE id = :id", '
+            'params: {id: "${...}"}; see docs/security.md',
+        )
+
+
 SQL = Tool(
     "sql",
     sql,
@@ -307,4 +329,5 @@ SQL = Tool(
     style="input",
     wants_ctx=True,
     description="run one SQL `query` on `url` with bound `params`",
+    check=check_input,
 )
