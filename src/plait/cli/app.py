@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -201,29 +202,31 @@ def _finish(the_run: Run, as_json: bool) -> None:
     """Execute, print the result, exit with the run's status."""
     show_progress = not as_json and err.is_terminal
     before = set(_step_threads())
+    stop = _Stop(the_run)
     try:
-        result = asyncio.run(_execute(the_run, show_progress))
+        result = asyncio.run(_execute(the_run, show_progress, stop))
     except StoreError as exc:
         raise _fail_store(exc) from None
-    _print_result(result, as_json)
-    if result.status is RunStatus.PAUSED:
-        signals = the_run.waiting_for
-        err.print(
-            f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
-            f"{result.run_id} --input {signals[0] if signals else 'NAME'}=VALUE",
-            markup=False,
-            soft_wrap=True,
-        )
-    # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
-    ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
-    code = EXIT_OK if ok else EXIT_RUN_FAILED
-    if _left_running(before):
-        # A sync tool whose step timed out or was cancelled is still running in a thread
-        # that cannot be killed; its result is discarded. Do not let the interpreter's
-        # exit wait for it: the run is over and recorded.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    with _exit_on_signal():
+        _print_result(result, as_json)
+        if result.status is RunStatus.PAUSED:
+            signals = the_run.waiting_for
+            err.print(
+                f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
+                f"{result.run_id} --input {signals[0] if signals else 'NAME'}=VALUE",
+                markup=False,
+                soft_wrap=True,
+            )
+        # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
+        ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
+        code = stop.exit_code or (EXIT_OK if ok else EXIT_RUN_FAILED)
+        if _left_running(before):
+            # A sync tool whose step timed out or was cancelled is still running in a
+            # thread that cannot be killed; its result is discarded. Do not let the
+            # interpreter's exit wait for it: the run is over and recorded.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     raise typer.Exit(code)
 
 
@@ -250,21 +253,46 @@ def _print_result(result: RunResult, as_json: bool) -> None:
         render_summary(out, result)
 
 
-async def _execute(the_run: Run, show_progress: bool) -> RunResult:
-    """Run with Ctrl-C handled: the first cancels the run cleanly, a second exits at once."""
+# The signals that stop a run, and how plait names them. SIGTERM is what a container
+# runtime, systemd or Kubernetes sends; it does what Ctrl-C does (issue 19).
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+class _Stop:
+    """The first stop signal cancels the run cleanly; a second exits at once with
+    128 + its number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process
+    that a signal ended."""
+
+    def __init__(self, the_run: Run) -> None:
+        self.run = the_run
+        self.first: signal.Signals | None = None
+
+    def __call__(self, signum: signal.Signals) -> None:
+        if self.first is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.first = signum
+        if signum == signal.SIGINT:
+            note = "cancelling the run (Ctrl-C again to exit at once)"
+        else:
+            note = "SIGTERM: cancelling the run (a second SIGTERM or Ctrl-C exits at once)"
+        err.print(note, style="yellow", markup=False)
+        self.run.cancel(f"cancelled by {STOP_SIGNALS[signum]}")
+
+    @property
+    def exit_code(self) -> int | None:
+        """A run SIGTERM cancelled exits 143 (what a supervisor expects of a process it
+        terminated); one Ctrl-C cancelled exits 1, as any cancelled run."""
+        return 128 + signal.SIGTERM if self.first == signal.SIGTERM else None
+
+
+async def _execute(the_run: Run, show_progress: bool, stop: _Stop) -> RunResult:
+    """Run with SIGINT and SIGTERM handled (``_Stop``)."""
     loop = asyncio.get_running_loop()
-    interrupts = 0
-
-    def on_interrupt() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            os._exit(130)
-        err.print("[yellow]cancelling the run (Ctrl-C again to exit at once)[/yellow]")
-        the_run.cancel("cancelled by Ctrl-C")
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals
+            loop.add_signal_handler(signum, stop, signum)
     progress = Progress(err, the_run) if show_progress else None
     try:
         if progress is not None:
@@ -272,8 +300,31 @@ async def _execute(the_run: Run, show_progress: bool) -> RunResult:
                 return await the_run.execute()
         return await the_run.execute()
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
+
+
+@contextlib.contextmanager
+def _exit_on_signal() -> Iterator[None]:
+    """Once the run has ended (and is recorded), a stop signal exits at once: no
+    ``KeyboardInterrupt`` traceback while the result is printed or a step's thread is
+    waited for. The handlers in place before are put back."""
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, _exit_now)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exit_now(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
 
 
 def _json_default(value: Any) -> Any:
