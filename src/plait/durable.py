@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler import NO_ENV, EnvBinding, Plan, bind_env, bind_inputs, compile_loaded
-from plait.definition.loader import parse_definition, parse_text
+from plait.definition.loader import parse_definition, parse_text, read_text_file
 from plait.engine.recording import LEASE_TTL, Recorder, Restored, lease_owner, outline
 from plait.engine.result import GroupResult, RunResult, StepResult, from_iso, iso
 from plait.engine.run import Run
@@ -265,7 +265,7 @@ def _recorded_plan(record: RunRecord, allow_changed: bool) -> Plan:
     text = record.definition
     file = record.file
     if file is not None and Path(file).exists():
-        current = Path(file).read_text(encoding="utf-8")
+        current = read_text_file(file)
         if definition_hash(current) != record.definition_hash:
             if not allow_changed:
                 raise WorkflowError(

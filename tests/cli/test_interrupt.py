@@ -268,22 +268,20 @@ def terminate(proc: subprocess.Popen[str]) -> None:
 
 
 def _shell_workflow(write: Write, pid_file: Path, *, wait_first: bool = False) -> Path:
-    wait = "  - {id: gate, wait: go}\n" if wait_first else ""
-    needs = "    dependsOn: [gate]\n" if wait_first else ""
-    return write(
-        "wf.yaml",
-        "name: terminated\n"
-        "steps:\n"
-        f"{wait}"
-        "  - id: long\n"
-        "    tool: shell\n"
-        f"{needs}"
-        "    input:\n"
-        f'      command: "echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 60"\n'
-        "      shell: true\n"
-        '  - {id: after, tool: echo, input: "${long.output}"}\n'
-        f"  - {{id: nap, tool: sleep, input: {{duration: 60s}}{', dependsOn: [gate]' if wait_first else ''}}}\n",
-    )
+    """A shell step that notes its pid and sleeps, a step after it, a sleep beside it;
+    with ``wait_first``, both wait for the signal ``go`` (the run pauses first)."""
+    command = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 60"
+    gate = ", dependsOn: [gate]" if wait_first else ""
+    lines = [
+        "name: terminated",
+        "steps:",
+        *(["  - {id: gate, wait: go}"] if wait_first else []),
+        f"  - {{id: long, tool: shell{gate},",
+        f"      input: {{command: {json.dumps(command)}, shell: true}}}}",
+        '  - {id: after, tool: echo, input: "${long.output}"}',
+        f"  - {{id: nap, tool: sleep, input: {{duration: 60s}}{gate}}}",
+    ]
+    return write("wf.yaml", "\n".join(lines) + "\n")
 
 
 def _assert_cancelled_by_sigterm(
