@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -19,10 +18,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from plait.api import Workflow, load
+from plait.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    JsonOption,
+    OneLineErrors,
+    StoreOption,
+    err,
+    fail,
+    open_store_or_exit,
+    out,
+    print_json,
+)
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
@@ -34,7 +45,6 @@ from plait.engine.run import Run
 from plait.errors import Problem, StoreError, WorkflowError
 from plait.executors.select import check_available
 from plait.status import RunStatus
-from plait.store import Store, open_store, store_url
 
 app = typer.Typer(
     name="plait",
@@ -42,27 +52,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        envvar="PLAIT_STORE",
-        help="Where runs are recorded: a file path (SQLite), postgresql://..., or memory://. "
-        "Default: .plait/plait.db here.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 InputOption = Annotated[
     list[str] | None,
     typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
@@ -84,6 +80,9 @@ ExecutorOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+MAX_LIST = 1_000_000  # runs `plait runs list` prints at most: far more than a screen
 
 
 def _executor(text: str | None) -> ExecutorSpec | None:
@@ -116,8 +115,7 @@ def _fail_invalid(exc: WorkflowError) -> typer.Exit:
 
 def _fail_store(exc: StoreError | WorkflowError) -> typer.Exit:
     """One line, exit status 2: the store, or a run that cannot be resumed or cancelled."""
-    err.print(Text.assemble(("error", "red"), f": {_plain(exc)}"), soft_wrap=True)
-    return typer.Exit(EXIT_INVALID)
+    return fail(_plain(exc))
 
 
 def _plain(exc: StoreError | WorkflowError) -> str:
@@ -128,13 +126,6 @@ def _plain(exc: StoreError | WorkflowError) -> str:
         if problem.step is None and problem.key is None:
             return f"{problem.file}: {exc.plain}" if problem.file else exc.plain
     return str(exc) if isinstance(exc, WorkflowError) else exc.plain
-
-
-def _open(url: str | None) -> Store:
-    try:
-        return open_store(store_url(url))
-    except StoreError as exc:
-        raise _fail_store(exc) from None
 
 
 def _load(file: Path) -> Workflow:
@@ -183,7 +174,7 @@ def run(
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
     wf = _load(file)
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
         the_run = wf.create_run(
@@ -247,8 +238,7 @@ def _left_running(before: set[threading.Thread]) -> bool:
 
 def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(result.to_document(), default=_json_default) + "\n")
-        sys.stdout.flush()
+        print_json(result.to_document())
     else:
         render_summary(out, result)
 
@@ -327,14 +317,6 @@ def _exit_now(signum: int, _frame: object) -> None:
     os._exit(128 + signum)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return repr(value)
-
-
 @app.command()
 def validate(
     file: Annotated[Path, typer.Argument(help="The workflow file (YAML or JSON).")],
@@ -382,7 +364,7 @@ def resume(
     """Go on with an interrupted run: steps that succeeded are reused, not run again.
     ``--executor`` may differ from the first attempt's."""
     spec = _executor(executor)
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         values, text_keys = _parse_inputs(input or [], None)
         the_run = prepare_resume(
@@ -406,7 +388,7 @@ def cancel(
     store: StoreOption = None,
 ) -> None:
     """Cancel a running or paused run, from any terminal."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         message = request_cancel(run_id, the_store)
     except (WorkflowError, StoreError) as exc:
@@ -422,12 +404,14 @@ def runs_list(
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="Only runs of this workflow.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIST, help="At most this many.")
+    ] = 20,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recorded runs, newest first."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         records = the_store.list_runs(
             status=status.value if status is not None else None, workflow=workflow, limit=limit
@@ -447,7 +431,7 @@ def runs_list(
             }
             for r in records
         ]
-        sys.stdout.write(json.dumps(rows) + "\n")
+        print_json(rows)
     else:
         render_runs(out, records)
 
@@ -466,7 +450,7 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> None:
     """One recorded run: its steps, groups, outputs (the run document with --json)."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         result = result_from_store(the_store, run_id)
     except StoreError as exc:

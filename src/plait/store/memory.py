@@ -105,7 +105,7 @@ class MemoryStore:
                 and (workflow is None or r.workflow == workflow)
             ]
         found.sort(key=lambda r: (r.created_at or "", r.id), reverse=True)
-        return found[:limit]
+        return found[: max(0, limit)]
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
         with self._lock:

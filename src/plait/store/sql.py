@@ -184,6 +184,9 @@ class SqlStore:
     def list_runs(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
+        # Within what every database takes as a LIMIT (a signed 64-bit integer, not
+        # negative): `list_runs(limit=10**30)` lists them all.
+        limit = max(0, min(limit, 2**62))
         stmt = select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
         if status is not None:
             stmt = stmt.where(runs.c.status == status)
