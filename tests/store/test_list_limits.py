@@ -5,6 +5,7 @@ one)."""
 from __future__ import annotations
 
 import time
+import uuid
 
 from plait.engine.result import iso
 from plait.store import RunRecord, Store
@@ -12,7 +13,10 @@ from plait.store import RunRecord, Store
 
 def test_a_huge_or_negative_limit(store: Store) -> None:
     now = time.time()
-    store.write([RunRecord(f"r{i}", "w", "succeeded", created_at=iso(now + i)) for i in range(3)])
-    assert [r.id for r in store.list_runs(limit=10**30)] == ["r2", "r1", "r0"]
-    assert store.list_runs(limit=-1) == []
-    assert store.list_runs(limit=0) == []
+    name = f"limits-{uuid.uuid4().hex}"  # the PostgreSQL database is the session's
+    ids = [uuid.uuid4().hex for _ in range(3)]
+    store.write([RunRecord(ids[i], name, "succeeded", created_at=iso(now + i)) for i in range(3)])
+    found = store.list_runs(workflow=name, limit=10**30)
+    assert [r.id for r in found] == ids[::-1]
+    assert store.list_runs(workflow=name, limit=-1) == []
+    assert store.list_runs(workflow=name, limit=0) == []

@@ -42,9 +42,11 @@ from plait.definition.loader import read_document
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, from_iso
 from plait.engine.run import Run
-from plait.errors import Problem, StoreError, WorkflowError
+from plait.errors import LoadError, Problem, StoreError, ValidationError, WorkflowError
 from plait.executors.select import check_available
 from plait.status import RunStatus
+from plait.store import Store
+from plait.store.records import damage_of
 
 app = typer.Typer(
     name="plait",
@@ -125,7 +127,9 @@ def _plain(exc: StoreError | WorkflowError) -> str:
         problem = exc.problems[0]
         if problem.step is None and problem.key is None:
             return f"{problem.file}: {exc.plain}" if problem.file else exc.plain
-    return str(exc) if isinstance(exc, WorkflowError) else exc.plain
+    if isinstance(exc, WorkflowError):
+        return "; ".join(problem.render() for problem in exc.problems) or exc.plain
+    return exc.plain
 
 
 def _load(file: Path) -> Workflow:
@@ -366,6 +370,7 @@ def resume(
     spec = _executor(executor)
     the_store = open_store_or_exit(store)
     try:
+        _refuse_damaged(the_store, run_id, "resumed")
         values, text_keys = _parse_inputs(input or [], None)
         the_run = prepare_resume(
             run_id,
@@ -377,9 +382,22 @@ def resume(
             executor=spec,
             allow_env=allow_env or (),
         )
+    except (LoadError, ValidationError) as exc:  # the recorded workflow, or the file now
+        raise fail(f"run {run_id} cannot be resumed: its workflow: {_plain(exc)}") from None
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None
     _finish(the_run, as_json)
+
+
+def _refuse_damaged(store: Store, run_id: str, what: str, steps: bool = True) -> None:
+    """A run whose row (or, to be resumed, a step's row) the store holds damaged is not
+    resumed or cancelled: plait cannot know what it would redo or overwrite."""
+    record = store.get_run(run_id)
+    damage = damage_of(record)
+    if damage is None and steps:
+        damage = next(filter(None, map(damage_of, store.get_steps(record.id))), None)
+    if damage is not None:
+        raise WorkflowError(f"run {record.id} cannot be {what}: {damage}")
 
 
 @app.command()
@@ -390,6 +408,7 @@ def cancel(
     """Cancel a running or paused run, from any terminal."""
     the_store = open_store_or_exit(store)
     try:
+        _refuse_damaged(the_store, run_id, "cancelled", steps=False)
         message = request_cancel(run_id, the_store)
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None
@@ -428,6 +447,7 @@ def runs_list(
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
                 "duration_ms": _duration_ms(r.started_at, r.finished_at),
+                "damage": damage_of(r),
             }
             for r in records
         ]

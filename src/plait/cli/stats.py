@@ -41,25 +41,33 @@ def render_stats(console: Console, found: list[WorkflowMetrics], workflow: str |
         which = f" of workflow '{workflow}'" if workflow is not None else ""
         console.print(f"no finished runs{which} recorded", markup=False)
         return
+    # Rows the store holds damaged get a column only when there are some (issue 19).
+    damaged = any(m.damaged for e in found for m in (e.runs, *e.groups.values()))
     table = Table()
-    for column in ("workflow", "group", "executions", "avg duration", "failure rate", "cancelled"):
+    columns = ["workflow", "group", "executions", "avg duration", "failure rate", "cancelled"]
+    for column in columns + (["damaged"] if damaged else []):
         numeric = column not in ("workflow", "group")
         table.add_column(column, justify="right" if numeric else "left")
     for entry in found:
-        table.add_row(entry.workflow, Text("(runs)", style="dim"), *_cells(entry.runs))
+        table.add_row(
+            Text(entry.workflow), Text("(runs)", style="dim"), *_cells(entry.runs, damaged)
+        )
         for name, metrics in sorted(entry.groups.items()):
-            table.add_row("", name, *_cells(metrics))
+            table.add_row("", Text(name), *_cells(metrics, damaged))
     console.print(table)
 
 
-def _cells(metrics: Metrics) -> tuple[str, str, str, str]:
+def _cells(metrics: Metrics, damaged: bool) -> list[str]:
     average, rate = metrics.average_duration, metrics.failure_rate
-    return (
+    cells = [
         str(metrics.executions),
         "" if average is None else _duration(average),
         "" if rate is None else f"{rate:.1f}%",
         str(metrics.cancelled) if metrics.cancelled else "",
-    )
+    ]
+    if damaged:
+        cells.append(str(metrics.damaged) if metrics.damaged else "")
+    return cells
 
 
 def _duration(seconds: float) -> str:

@@ -14,11 +14,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from plait.errors import StoreError
+from plait.store.records import Undecodable
 from plait.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 10_000
@@ -41,6 +42,30 @@ class SqliteStore(SqlStore):
         super().__init__(engine, str(path))
         if not wal_at_once:
             _use_wal(engine, path)
+
+    def read_rows(self, conn: Connection, stmt: Select[Any]) -> list[dict[str, Any]]:
+        """SQLite keeps any bytes in a TEXT column, and sqlite3 refuses the whole query
+        over one value that is not UTF-8. Then the query is read again with such values
+        kept as ``Undecodable``, so the row reads as damaged and the others as they are."""
+        try:
+            return super().read_rows(conn, stmt)
+        except OperationalError as exc:
+            if "decode" not in str(exc.orig):
+                raise
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        raw.text_factory = _lenient_text
+        try:
+            return super().read_rows(conn, stmt)
+        finally:
+            raw.text_factory = str
+
+
+def _lenient_text(data: bytes) -> str | Undecodable:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(data)
 
 
 def _check_file(path: Path) -> None:
