@@ -133,3 +133,14 @@ def test_usage_errors_are_one_line(plait_cli: Invoke) -> None:
     _one_line(plait_cli("frob"), "No such command 'frob'")
     _one_line(plait_cli("run"), "Missing argument 'file'")
     _one_line(plait_cli("runs", "list", "--status", "weird"), "'weird' is not one of")
+
+
+@pytest.mark.parametrize("name", ["A B", "1X", "A=B", "", "x" * 201])
+def test_allow_env_must_name_a_variable(
+    plait_cli: Invoke, tmp_path: Path, marker: Marker, name: str
+) -> None:
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text(f"name: w\nsteps:\n{marker.step}", encoding="utf-8")
+    outcome = plait_cli("run", workflow, "--allow-env", name, "--store", "memory://")
+    _one_line(outcome, "--allow-env: ", "environment variable name")
+    assert not marker.ran

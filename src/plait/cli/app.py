@@ -39,6 +39,7 @@ from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
+from plait.definition.models import check_env_name
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, from_iso
 from plait.engine.run import Run
@@ -85,6 +86,16 @@ ExecutorOption = Annotated[
 
 
 MAX_LIST = 1_000_000  # runs `plait runs list` prints at most: far more than a screen
+
+
+def _env_names(names: list[str] | None) -> list[str]:
+    """``--allow-env`` names, each a valid environment variable name, or exit status 2."""
+    for name in names or ():
+        try:
+            check_env_name(name)
+        except ValueError as exc:
+            raise fail(f"--allow-env: {exc}") from None
+    return list(names or ())
 
 
 def _executor(text: str | None) -> ExecutorSpec | None:
@@ -185,7 +196,7 @@ def run(
             values,
             text_inputs=text_keys,
             store=the_store,
-            allow_env=allow_env or (),
+            allow_env=_env_names(allow_env),
             executor=spec,
         )
     except WorkflowError as exc:
@@ -380,7 +391,7 @@ def resume(
             from_failure=from_failure,
             allow_changed=allow_changed,
             executor=spec,
-            allow_env=allow_env or (),
+            allow_env=_env_names(allow_env),
         )
     except (LoadError, ValidationError) as exc:  # the recorded workflow, or the file now
         raise fail(f"run {run_id} cannot be resumed: its workflow: {_plain(exc)}") from None
