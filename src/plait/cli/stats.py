@@ -38,7 +38,7 @@ def stats(
 
 def render_stats(console: Console, found: list[WorkflowMetrics], workflow: str | None) -> None:
     if not found:
-        which = f" of workflow '{workflow}'" if workflow is not None else ""
+        which = f" of workflow {workflow!r}" if workflow is not None else ""
         console.print(f"no finished runs{which} recorded", markup=False)
         return
     # Rows the store holds damaged get a column only when there are some (issue 19).

@@ -56,7 +56,8 @@ class MemoryStore:
     def _find(self, run_id: str) -> RunRecord:
         run = self._runs.get(run_id)
         if run is None:
-            matches = [r for r in self._runs.values() if r.id.startswith(run_id)]
+            # A prefix finds its only run; an empty one finds none (as in SqlStore).
+            matches = [r for r in self._runs.values() if run_id and r.id.startswith(run_id)]
             if len(matches) != 1:
                 raise RunNotFound(f"no run {run_id!r} in {self.url}")
             run = matches[0]

@@ -79,7 +79,7 @@ class SqlStore:
             elif isinstance(item, RunUpdate):
                 updates.append(item)
             else:
-                new_runs.append(_row(item, _RUN_COLUMNS))
+                new_runs.append(_utf8(_row(item, _RUN_COLUMNS)))
         with self._translate("write"), self.engine.begin() as conn:
             if fence is not None:
                 self._check_fence(conn, *fence)
@@ -173,10 +173,13 @@ class SqlStore:
     # -- reads ---------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRecord:
+        if not encodable(run_id):  # `plait runs show $'\xff'`: no id holds such text
+            raise RunNotFound(f"no run {run_id!r} in {self.url}")
         with self._translate("read the run"), self.reader.connect() as conn:
             rows = self.read_rows(conn, select(runs).where(runs.c.id == run_id))
-            if not rows and run_id:
-                like = run_id.replace("%", "").replace("_", "") + "%"
+            # A unique prefix finds its run; LIKE's wildcards never are part of an id.
+            if not rows and run_id and not any(c in run_id for c in "%_\\"):
+                like = run_id + "%"
                 found = self.read_rows(conn, select(runs).where(runs.c.id.like(like)).limit(2))
                 rows = found if len(found) == 1 else []
         if not rows:
@@ -189,6 +192,8 @@ class SqlStore:
         # Within what every database takes as a LIMIT (a signed 64-bit integer, not
         # negative): `list_runs(limit=10**30)` lists them all.
         limit = max(0, min(limit, 2**62))
+        if not all(map(encodable, (status or "", workflow or ""))):
+            return []  # nothing recorded is named so: the database holds UTF-8 text
         stmt = select(runs).order_by(runs.c.created_at.desc(), runs.c.id)
         if workflow is not None:
             stmt = stmt.where(runs.c.workflow == workflow)
@@ -293,3 +298,29 @@ def _split_values(sql: str) -> tuple[str, str, str]:
 
 def _row(record: Any, columns: list[str]) -> dict[str, Any]:
     return {c: getattr(record, c) for c in columns}
+
+
+def encodable(text: str) -> bool:
+    """Whether a store can hold this text, so that looking it up makes sense: UTF-8
+    (a command-line argument or a file name that is not reaches Python with lone
+    surrogates, ``surrogateescape``) without a NUL (PostgreSQL refuses one)."""
+    return "\x00" not in text and _utf8_text(text)
+
+
+def _utf8_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8(row: dict[str, Any]) -> dict[str, Any]:
+    """A run row with every text storable: a workflow file whose path is not UTF-8 is
+    recorded with its odd bytes written as ``\\xff`` (a resume then uses the recorded
+    definition, not finding the file)."""
+    for column, value in row.items():
+        if isinstance(value, str) and not _utf8_text(value):
+            raw = value.encode("utf-8", "surrogateescape")
+            row[column] = raw.decode("utf-8", "backslashreplace")
+    return row

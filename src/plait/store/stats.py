@@ -32,7 +32,7 @@ from plait.errors import StoreError
 from plait.store.base import Store
 from plait.store.records import OPEN_STATUSES, StepRecord
 from plait.store.schema import runs, step_executions
-from plait.store.sql import SqlStore
+from plait.store.sql import SqlStore, encodable
 
 _ENDED = ("succeeded", "failed", "timed_out", "cancelled")
 _FAILED = ("failed", "timed_out")
@@ -128,6 +128,8 @@ def workflow_metrics(store: Store, workflow: str | None = None) -> list[Workflow
 
 
 def _sql_rows(store: SqlStore, workflow: str | None) -> list[Row]:
+    if workflow is not None and not encodable(workflow):
+        return []  # not UTF-8 (a command-line argument): no workflow is named so
     # Every status is read, so that one plait does not know is counted as damaged.
     run_query = select(runs.c.workflow, runs.c.status, runs.c.started_at, runs.c.finished_at)
     # The steps some other step names as its parent with a join policy: groups and maps.
