@@ -300,8 +300,7 @@ class MapDef(Definition):
     def _source(self) -> MapDef:
         if (self.items is None) == (self.count is None):
             raise ValueError("a map needs exactly one of 'items' (a list) or 'count'")
-        if isinstance(self.count, int) and not 0 <= self.count <= MAX_COUNT:
-            raise ValueError(f"'count' must be from 0 to {MAX_COUNT:,}, not {self.count}")
+        _check_count(self.count)
         if not self.steps:
             raise ValueError("a map needs at least one step in 'steps'")
         return self
@@ -347,8 +346,7 @@ class LoopDef(Definition):
             raise ValueError(
                 f"a '{self.type.value}' loop needs 'maxIterations', so that it cannot run forever"
             )
-        if isinstance(self.count, int) and not 0 <= self.count <= MAX_COUNT:
-            raise ValueError(f"'count' must be from 0 to {MAX_COUNT:,}, not {self.count}")
+        _check_count(self.count)
         if not self.steps:
             raise ValueError("a loop needs at least one step in 'steps'")
         return self
@@ -606,3 +604,12 @@ def check_env_name(name: object) -> None:
             f"{name!r} is not an environment variable name: use letters, digits and '_', "
             "not starting with a digit"
         )
+
+
+def _check_count(count: int | str | None) -> None:
+    """A map's or a loop's ``count`` written as a number (an expression is checked when
+    it is evaluated)."""
+    if isinstance(count, int) and count < 0:
+        raise ValueError("'count' must be 0 or more")
+    if isinstance(count, int) and count > MAX_COUNT:
+        raise ValueError(f"'count' must be at most {MAX_COUNT:,}, not {count}")
