@@ -1,7 +1,8 @@
 """The ``plait`` command: run, validate, graph; runs list/show, resume, cancel; stats.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
-or the command line is invalid (nothing was run).
+or the command line is invalid (nothing was run); 143 SIGTERM cancelled the run; 130
+or 143 a second signal exited at once (``_Stop``).
 """
 
 from __future__ import annotations
