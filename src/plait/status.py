@@ -13,6 +13,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    # Only read back from a store: the run's row there cannot be read as recorded (a
+    # status plait does not know, a column that is not valid JSON; issue 19).
+    DAMAGED = "damaged"
 
     @property
     def finished(self) -> bool:
@@ -28,6 +31,7 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    DAMAGED = "damaged"  # read back from a store whose row of it is damaged (issue 19)
 
     @property
     def terminal(self) -> bool:
@@ -44,5 +48,6 @@ STEP_TERMINAL = frozenset(
         StepStatus.SKIPPED,
         StepStatus.CANCELLED,
         StepStatus.TIMED_OUT,
+        StepStatus.DAMAGED,  # nothing will change it: plait cancel leaves it as it is
     }
 )

@@ -256,3 +256,102 @@ def test_a_second_ctrl_c_exits_at_once_when_a_step_ignores_the_first(
     assert code == 130, err
     assert out == ""
     assert "Traceback" not in err
+
+
+# -- SIGTERM: what a container runtime, systemd or Kubernetes sends ----------------------
+
+
+def terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM to plait's own process only, as ``docker stop`` or a kubelet sends it: the
+    shell step's process (in a process group of its own) must be stopped by plait."""
+    os.kill(proc.pid, signal.SIGTERM)
+
+
+def _shell_workflow(write: Write, pid_file: Path, *, wait_first: bool = False) -> Path:
+    """A shell step that notes its pid and sleeps, a step after it, a sleep beside it;
+    with ``wait_first``, both wait for the signal ``go`` (the run pauses first)."""
+    command = f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 60"
+    gate = ", dependsOn: [gate]" if wait_first else ""
+    lines = [
+        "name: terminated",
+        "steps:",
+        *(["  - {id: gate, wait: go}"] if wait_first else []),
+        f"  - {{id: long, tool: shell{gate},",
+        f"      input: {{command: {json.dumps(command)}, shell: true}}}}",
+        '  - {id: after, tool: echo, input: "${long.output}"}',
+        f"  - {{id: nap, tool: sleep, input: {{duration: 60s}}{gate}}}",
+    ]
+    return write("wf.yaml", "\n".join(lines) + "\n")
+
+
+def _assert_cancelled_by_sigterm(
+    plait: Plait, proc: subprocess.Popen[str], sleep_pid: int
+) -> dict[str, Any]:
+    code, out, err, _ = exited(proc)
+    assert code == 143, err
+    assert "Traceback" not in err
+    assert "SIGTERM: cancelling the run" in err
+    assert gone(sleep_pid), "the shell step's process outlived the run"
+    doc = json.loads(out)
+    assert doc["status"] == "cancelled"
+    assert doc["error"]["message"] == "cancelled by SIGTERM"
+    recorded: dict[str, Any] = plait.show(doc["run_id"])
+    assert recorded["status"] == "cancelled"
+    steps = {sid: s["status"] for sid, s in recorded["steps"].items()}
+    assert steps["long"] == steps["nap"] == "cancelled"
+    assert steps["after"] == "skipped"
+    assert all(s["finished_at"] is not None for s in recorded["steps"].values())
+    return recorded
+
+
+def test_sigterm_cancels_the_run_kills_its_processes_records_it_and_exits_143(
+    plait: Plait, write: Write, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "sleep.pid"
+    proc = plait.start("run", _shell_workflow(write, pid_file), "--json")
+    wait_for("the shell step's process", pid_file.exists, proc)
+    terminate(proc)
+    _assert_cancelled_by_sigterm(plait, proc, int(pid_file.read_text()))
+
+
+def test_sigterm_cancels_a_resumed_run_too(plait: Plait, write: Write, tmp_path: Path) -> None:
+    pid_file = tmp_path / "sleep.pid"
+    path = _shell_workflow(write, pid_file, wait_first=True)
+    first = plait.start("run", path, "--json")
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    run_id = json.loads(out)["run_id"]
+    proc = plait.start("resume", run_id, "--input", "go=1", "--json")
+    wait_for("the shell step's process", pid_file.exists, proc)
+    terminate(proc)
+    recorded = _assert_cancelled_by_sigterm(plait, proc, int(pid_file.read_text()))
+    assert recorded["steps"]["gate"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_after_sigterm_exits_at_once(
+    plait: Plait, write: Write, tmp_path: Path, second: signal.Signals
+) -> None:
+    started, seen = tmp_path / "started", tmp_path / "seen"
+    path = write(
+        "wf.yaml",
+        f"""
+        name: stubborn
+        steps:
+          - id: stubborn
+            tool: python
+            input:
+              function: "interrupt_steps:ignore_cancel"
+              args: {{started: "{started}", seen: "{seen}"}}
+        """,
+    )
+    proc = plait.start("run", path, "--json")
+    wait_for("the step to start", started.exists, proc)
+    terminate(proc)
+    wait_for("the step to ignore its cancellation", seen.exists, proc)
+    assert proc.poll() is None  # the run waits for the step to stop, which it never will
+    os.kill(proc.pid, second)
+    code, out, err, _ = exited(proc)
+    assert code == 128 + second, err
+    assert out == ""
+    assert "Traceback" not in err

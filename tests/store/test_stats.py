@@ -77,6 +77,7 @@ async def test_runs_groups_and_maps_across_runs(store: Store) -> None:
             "failureRate": 100.0,
             "failures": 1,
             "cancelled": 0,
+            "damaged": 0,
         },
         "groups": {},
     }

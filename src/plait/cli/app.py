@@ -1,40 +1,55 @@
 """The ``plait`` command: run, validate, graph; runs list/show, resume, cancel; stats.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
-or the command line is invalid (nothing was run).
+or the command line is invalid (nothing was run); 143 SIGTERM cancelled the run; 130
+or 143 a second signal exited at once (``_Stop``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from plait.api import Workflow, load
+from plait.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_RUN_FAILED,
+    JsonOption,
+    OneLineErrors,
+    StoreOption,
+    err,
+    fail,
+    open_store_or_exit,
+    out,
+    print_json,
+)
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
+from plait.definition.models import check_env_name
 from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
-from plait.errors import Problem, StoreError, WorkflowError
+from plait.errors import LoadError, Problem, StoreError, ValidationError, WorkflowError
 from plait.executors.select import check_available
 from plait.status import RunStatus
-from plait.store import Store, open_store, store_url
+from plait.store import Store
+from plait.store.records import damage_of
 
 app = typer.Typer(
     name="plait",
@@ -42,27 +57,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_INVALID = 0, 1, 2
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        envvar="PLAIT_STORE",
-        help="Where runs are recorded: a file path (SQLite), postgresql://..., or memory://. "
-        "Default: .plait/plait.db here.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 InputOption = Annotated[
     list[str] | None,
     typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat for more."),
@@ -107,6 +108,19 @@ ExecutorOption = Annotated[
 ]
 
 
+MAX_LIST = 1_000_000  # runs `plait runs list` prints at most: far more than a screen
+
+
+def _env_names(names: list[str] | None) -> list[str]:
+    """``--allow-env`` names, each a valid environment variable name, or exit status 2."""
+    for name in names or ():
+        try:
+            check_env_name(name)
+        except ValueError as exc:
+            raise fail(f"--allow-env: {exc}") from None
+    return list(names or ())
+
+
 def _executor(text: str | None) -> ExecutorSpec | None:
     """``--executor``, parsed and available (dask installed), or exit status 2."""
     if text is None:
@@ -137,8 +151,7 @@ def _fail_invalid(exc: WorkflowError) -> typer.Exit:
 
 def _fail_store(exc: StoreError | WorkflowError) -> typer.Exit:
     """One line, exit status 2: the store, or a run that cannot be resumed or cancelled."""
-    err.print(Text.assemble(("error", "red"), f": {_plain(exc)}"), soft_wrap=True)
-    return typer.Exit(EXIT_INVALID)
+    return fail(_plain(exc))
 
 
 def _plain(exc: StoreError | WorkflowError) -> str:
@@ -148,14 +161,9 @@ def _plain(exc: StoreError | WorkflowError) -> str:
         problem = exc.problems[0]
         if problem.step is None and problem.key is None:
             return f"{problem.file}: {exc.plain}" if problem.file else exc.plain
-    return str(exc) if isinstance(exc, WorkflowError) else exc.plain
-
-
-def _open(url: str | None) -> Store:
-    try:
-        return open_store(store_url(url))
-    except StoreError as exc:
-        raise _fail_store(exc) from None
+    if isinstance(exc, WorkflowError):
+        return "; ".join(problem.render() for problem in exc.problems) or exc.plain
+    return exc.plain
 
 
 def _policy(allow_python: list[str] | None, allow_dirs: list[Path] | None) -> Policy:
@@ -218,14 +226,14 @@ def run(
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
     wf = _load(file, _policy(allow_python, allow_workflow_dir))
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
         the_run = wf.create_run(
             values,
             text_inputs=text_keys,
             store=the_store,
-            allow_env=allow_env or (),
+            allow_env=_env_names(allow_env),
             executor=spec,
         )
     except WorkflowError as exc:
@@ -237,29 +245,31 @@ def _finish(the_run: Run, as_json: bool) -> None:
     """Execute, print the result, exit with the run's status."""
     show_progress = not as_json and err.is_terminal
     before = set(_step_threads())
+    stop = _Stop(the_run)
     try:
-        result = asyncio.run(_execute(the_run, show_progress))
+        result = asyncio.run(_execute(the_run, show_progress, stop))
     except StoreError as exc:
         raise _fail_store(exc) from None
-    _print_result(result, as_json)
-    if result.status is RunStatus.PAUSED:
-        signals = the_run.waiting_for
-        err.print(
-            f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
-            f"{result.run_id} --input {signals[0] if signals else 'NAME'}=VALUE",
-            markup=False,
-            soft_wrap=True,
-        )
-    # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
-    ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
-    code = EXIT_OK if ok else EXIT_RUN_FAILED
-    if _left_running(before):
-        # A sync tool whose step timed out or was cancelled is still running in a thread
-        # that cannot be killed; its result is discarded. Do not let the interpreter's
-        # exit wait for it: the run is over and recorded.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    with _exit_on_signal():
+        _print_result(result, as_json)
+        if result.status is RunStatus.PAUSED:
+            signals = the_run.waiting_for
+            err.print(
+                f"paused, waiting for signal {', '.join(signals)}; go on with: plait resume "
+                f"{result.run_id} --input {signals[0] if signals else 'NAME'}=VALUE",
+                markup=False,
+                soft_wrap=True,
+            )
+        # A paused run did nothing wrong: it waits for a signal (plait resume gives it).
+        ok = result.status in (RunStatus.SUCCEEDED, RunStatus.PAUSED)
+        code = stop.exit_code or (EXIT_OK if ok else EXIT_RUN_FAILED)
+        if _left_running(before):
+            # A sync tool whose step timed out or was cancelled is still running in a
+            # thread that cannot be killed; its result is discarded. Do not let the
+            # interpreter's exit wait for it: the run is over and recorded.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
     raise typer.Exit(code)
 
 
@@ -280,27 +290,51 @@ def _left_running(before: set[threading.Thread]) -> bool:
 
 def _print_result(result: RunResult, as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(result.to_document(), default=_json_default) + "\n")
-        sys.stdout.flush()
+        print_json(result.to_document())
     else:
         render_summary(out, result)
 
 
-async def _execute(the_run: Run, show_progress: bool) -> RunResult:
-    """Run with Ctrl-C handled: the first cancels the run cleanly, a second exits at once."""
+# The signals that stop a run, and how plait names them. SIGTERM is what a container
+# runtime, systemd or Kubernetes sends; it does what Ctrl-C does (issue 19).
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+class _Stop:
+    """The first stop signal cancels the run cleanly; a second exits at once with
+    128 + its number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process
+    that a signal ended."""
+
+    def __init__(self, the_run: Run) -> None:
+        self.run = the_run
+        self.first: signal.Signals | None = None
+
+    def __call__(self, signum: signal.Signals) -> None:
+        if self.first is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.first = signum
+        if signum == signal.SIGINT:
+            note = "cancelling the run (Ctrl-C again to exit at once)"
+        else:
+            note = "SIGTERM: cancelling the run (a second SIGTERM or Ctrl-C exits at once)"
+        err.print(note, style="yellow", markup=False)
+        self.run.cancel(f"cancelled by {STOP_SIGNALS[signum]}")
+
+    @property
+    def exit_code(self) -> int | None:
+        """A run SIGTERM cancelled exits 143 (what a supervisor expects of a process it
+        terminated); one Ctrl-C cancelled exits 1, as any cancelled run."""
+        return 128 + signal.SIGTERM if self.first == signal.SIGTERM else None
+
+
+async def _execute(the_run: Run, show_progress: bool, stop: _Stop) -> RunResult:
+    """Run with SIGINT and SIGTERM handled (``_Stop``)."""
     loop = asyncio.get_running_loop()
-    interrupts = 0
-
-    def on_interrupt() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            os._exit(130)
-        err.print("[yellow]cancelling the run (Ctrl-C again to exit at once)[/yellow]")
-        the_run.cancel("cancelled by Ctrl-C")
-
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals
+            loop.add_signal_handler(signum, stop, signum)
     progress = Progress(err, the_run) if show_progress else None
     try:
         if progress is not None:
@@ -308,16 +342,31 @@ async def _execute(the_run: Run, show_progress: bool) -> RunResult:
                 return await the_run.execute()
         return await the_run.execute()
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return repr(value)
+@contextlib.contextmanager
+def _exit_on_signal() -> Iterator[None]:
+    """Once the run has ended (and is recorded), a stop signal exits at once: no
+    ``KeyboardInterrupt`` traceback while the result is printed or a step's thread is
+    waited for. The handlers in place before are put back."""
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, _exit_now)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exit_now(signum: int, _frame: object) -> None:
+    os._exit(128 + signum)
 
 
 @app.command()
@@ -375,8 +424,9 @@ def resume(
     ``--allow-python`` and ``--allow-workflow-dir`` are not recorded: give them again."""
     spec = _executor(executor)
     policy = _policy(allow_python, allow_workflow_dir)
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
+        _refuse_damaged(the_store, run_id, "resumed")
         values, text_keys = _parse_inputs(input or [], None)
         the_run = prepare_resume(
             run_id,
@@ -386,12 +436,25 @@ def resume(
             from_failure=from_failure,
             allow_changed=allow_changed,
             executor=spec,
-            allow_env=allow_env or (),
+            allow_env=_env_names(allow_env),
             policy=policy,
         )
+    except (LoadError, ValidationError) as exc:  # the recorded workflow, or the file now
+        raise fail(f"run {run_id} cannot be resumed: its workflow: {_plain(exc)}") from None
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None
     _finish(the_run, as_json)
+
+
+def _refuse_damaged(store: Store, run_id: str, what: str, steps: bool = True) -> None:
+    """A run whose row (or, to be resumed, a step's row) the store holds damaged is not
+    resumed or cancelled: plait cannot know what it would redo or overwrite."""
+    record = store.get_run(run_id)
+    damage = damage_of(record)
+    if damage is None and steps:
+        damage = next(filter(None, map(damage_of, store.get_steps(record.id))), None)
+    if damage is not None:
+        raise WorkflowError(f"run {record.id} cannot be {what}: {damage}")
 
 
 @app.command()
@@ -400,8 +463,9 @@ def cancel(
     store: StoreOption = None,
 ) -> None:
     """Cancel a running or paused run, from any terminal."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
+        _refuse_damaged(the_store, run_id, "cancelled", steps=False)
         message = request_cancel(run_id, the_store)
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None
@@ -416,12 +480,14 @@ def runs_list(
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="Only runs of this workflow.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIST, help="At most this many.")
+    ] = 20,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recorded runs, newest first."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         records = the_store.list_runs(
             status=status.value if status is not None else None, workflow=workflow, limit=limit
@@ -438,10 +504,11 @@ def runs_list(
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
                 "duration_ms": duration_ms(from_iso(r.started_at), from_iso(r.finished_at)),
+                "damage": damage_of(r),
             }
             for r in records
         ]
-        sys.stdout.write(json.dumps(rows) + "\n")
+        print_json(rows)
     else:
         render_runs(out, records)
 
@@ -453,7 +520,7 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> None:
     """One recorded run: its steps, groups, outputs (the run document with --json)."""
-    the_store = _open(store)
+    the_store = open_store_or_exit(store)
     try:
         result = result_from_store(the_store, run_id)
     except StoreError as exc:

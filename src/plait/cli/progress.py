@@ -21,7 +21,7 @@ from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import ErrorInfo
 from plait.status import RunStatus, StepStatus
-from plait.store.records import RunRecord
+from plait.store.records import RunRecord, damage_of
 
 TRACEBACK_FRAMES = 3  # frames of the first failure's traceback a summary shows
 
@@ -34,12 +34,14 @@ STATUS_STYLE = {
     StepStatus.RUNNING: "cyan",
     StepStatus.QUEUED: "blue",
     StepStatus.PENDING: "dim",
+    StepStatus.DAMAGED: "bold magenta",
 }
 RUN_STYLE = {
     RunStatus.SUCCEEDED: "bold green",
     RunStatus.FAILED: "bold red",
     RunStatus.TIMED_OUT: "bold red",
     RunStatus.CANCELLED: "bold yellow",
+    RunStatus.DAMAGED: "bold magenta",
 }
 _SHOWN_RUNNING = 8
 
@@ -187,7 +189,8 @@ def traceback_tail(text: str, frames: int = TRACEBACK_FRAMES) -> str:
 
 
 def render_runs(console: Console, records: list[RunRecord]) -> None:
-    """``plait runs list``: one line a run, newest first."""
+    """``plait runs list``: one line a run, newest first; then what is damaged in any
+    of them (issue 19)."""
     if not records:
         console.print("no runs recorded")
         return
@@ -202,12 +205,17 @@ def render_runs(console: Console, records: list[RunRecord]) -> None:
         status = RunStatus(record.status)
         table.add_row(
             record.id[:12],  # a unique prefix is enough for show, resume and cancel
-            record.workflow,
+            Text(record.workflow),
             Text(status.value, style=RUN_STYLE.get(status, "")),
             (record.started_at or "")[:19].replace("T", " "),
             _duration(record.started_at, record.finished_at),
         )
     console.print(table)
+    for record in records:
+        damage = damage_of(record)
+        if damage is not None:
+            note = f"run {record.id[:12] or '(no id)'}: {damage}"
+            console.print(Text(note, style="magenta"), soft_wrap=True)
 
 
 def _duration(start: str | None, end: str | None) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +48,97 @@ def read_document(path: str | Path, *, quote: bool = True) -> tuple[Any, str]:
     ``quote=False``: no problem quotes the file's text (not a byte, a key or a value),
     for a file a workflow names rather than the user (a sub-workflow: issue 19)."""
     path = Path(path)
+    text = read_text_file(path, quote=quote)
+    json_only = path.suffix.lower() == ".json"
+    return parse_text(text, str(path), json_only=json_only, quote=quote), text
+
+
+def read_text_file(path: str | Path, *, quote: bool = True) -> str:
+    """A workflow (or inputs) file's text, or ``LoadError`` in one line.
+
+    Only a regular file is read, and at most ``MAX_FILE_BYTES`` of it: a FIFO would
+    block forever, ``/dev/zero`` would never end (its size says 0), a folder or a socket
+    cannot be read as text. The text must be UTF-8 with no NUL byte (a binary file).
+    """
     name = str(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise LoadError(Problem(f"file is larger than {MAX_FILE_BYTES} bytes", file=name))
-        text = path.read_text(encoding="utf-8")
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise LoadError(Problem("no such file", file=name)) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        with contextlib.suppress(OSError, ValueError):
+            _check_regular(os.stat(path).st_mode, name)  # a socket cannot even be opened
+        raise LoadError(Problem(f"cannot read the file: {_os_reason(exc)}", file=name)) from None
+    try:
+        try:
+            _check_regular(os.fstat(fd).st_mode, name)
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as f:
+            data: bytes = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:  # /proc/self/mem, a file on a failing disk
+        raise LoadError(Problem(f"cannot read the file: {_os_reason(exc)}", file=name)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(
+            Problem(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", file=name)
+        )
+    return _decode(data, name, quote)
+
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (a named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(mode: int, name: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((what for test, what in _NOT_FILES if test(mode)), "not a regular file")
+    raise LoadError(Problem(f"this is {kind}, not a file plait can read", file=name))
+
+
+def _decode(data: bytes, name: str, quote: bool = True) -> str:
+    """UTF-8 text without NUL bytes; ``quote=False``: the error names no byte of it."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        reason = str(exc) if quote else "it is not UTF-8 text (a binary file?)"
-        raise LoadError(Problem(f"cannot read the file: {reason}", file=name)) from None
-    except OSError as exc:
-        reason = str(exc) if quote else exc.strerror or type(exc).__name__
-        raise LoadError(Problem(f"cannot read the file: {reason}", file=name)) from None
-    if not quote and "\x00" in text:
-        raise LoadError(Problem("cannot read the file: it holds binary data (NUL bytes)", name))
-    return parse_text(text, name, json_only=path.suffix.lower() == ".json", quote=quote), text
+        line, column = _position(data, exc.start)
+        byte = f"byte 0x{data[exc.start]:02x} " if quote else "a byte "
+        raise LoadError(
+            Problem(
+                f"the file is not UTF-8 text: {byte}at line {line}, column {column}",
+                file=name,
+            )
+        ) from None
+    if "\x00" in text:
+        line, column = _position(data, data.index(0))
+        raise LoadError(
+            Problem(
+                f"the file is binary, not YAML or JSON text: a NUL byte at line {line}, "
+                f"column {column}",
+                file=name,
+            )
+        )
+    return text
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """Line and column (from 1, the column in bytes) of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _os_reason(exc: BaseException) -> str:
+    """An OS error's reason without the path it repeats: ``permission denied``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -227,8 +305,17 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: b
         # PyYAML's and our own words may quote a character, a key or a value of the text
         reason = f": {exc.problem}" if quote else " (validate that file itself to see why)"
         raise LoadError(Problem(f"invalid YAML{where}{reason}", file)) from None
+    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        what = f"the character U+{char:04X} is not allowed in YAML" if quote else "not YAML"
+        raise LoadError(
+            Problem(f"invalid YAML at line {line}, column {column}: {what}", file)
+        ) from None
     except (yaml.YAMLError, RecursionError) as exc:
-        reason = f": {exc}" if quote else " (nested too deeply, or not YAML)"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = f": {first}" if quote else " (nested too deeply, or not YAML)"
         raise LoadError(Problem(f"invalid YAML{reason}", file)) from None
 
 

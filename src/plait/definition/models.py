@@ -31,6 +31,15 @@ from plait.definition.executor import ExecutorSpec, parse_executor
 from plait.definition.rates import parse_rate
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+# An environment variable's name, as POSIX shells accept it.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
+# The longest id or name (step, group, workflow, input, pool, signal, environment
+# variable): far more than anyone writes, and what every store column holds.
+MAX_NAME = 200
+# Counts written in the file (a map's or a loop's `count`, a pool's `queueSize`).
+MAX_COUNT = 10_000_000
+MAX_CONCURRENCY = 1_000_000
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
@@ -162,7 +171,7 @@ class PoolDef(Definition):
     """A worker pool: the global ``parallelConfig`` or a named entry of ``pools``."""
 
     max_concurrent: Annotated[int | AdaptiveDef, BeforeValidator(_limit)] = 10
-    queue_size: int | None = Field(default=None, ge=0)
+    queue_size: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     timeout: Duration = None
     rate: Annotated[float | None, BeforeValidator(_rate)] = None
     burst: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -219,8 +228,18 @@ class RetryDef(Definition):
     max_attempts: int = Field(default=3, ge=1, le=1000)
     backoff: BackoffDef = BackoffDef()
     jitter: float | bool = False
-    retry_on: list[str] | None = None
+    retry_on: list[Annotated[str, Field(max_length=MAX_NAME)]] | None = None
     deadline: Duration = None
+
+    @field_validator("jitter")
+    @classmethod
+    def _jitter(cls, value: float | bool) -> float | bool:
+        # The fraction of each wait that may be cut at random: 0 (none) to 1 (all).
+        if not isinstance(value, bool) and not 0.0 <= value <= 1.0:
+            raise ValueError(
+                f"jitter is a fraction from 0 to 1 (or true, meaning 1), not {value!r}"
+            )
+        return value
 
 
 GroupSteps = list[str] | Callable[..., Any]
@@ -252,10 +271,10 @@ class SwitchCase(Definition):
 class GroupDef(Definition):
     """Seed 001's ``parallelGroup``: members run in parallel and join by a wait strategy."""
 
-    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
+    id: str | None = Field(default=None, pattern=STEP_ID_PATTERN, max_length=MAX_NAME)
     steps: GroupSteps
     wait_strategy: WaitStrategy = WaitStrategy.ALL
-    max_concurrent: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     continue_on_error: bool = False
     timeout: Duration = None
 
@@ -272,7 +291,7 @@ class MapDef(Definition):
     items: Any = None
     count: int | str | None = None
     steps: list[StepDef]
-    max_concurrent: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     wait_strategy: WaitStrategy = WaitStrategy.ALL
     continue_on_error: bool = False
     output: Any = None
@@ -281,8 +300,7 @@ class MapDef(Definition):
     def _source(self) -> MapDef:
         if (self.items is None) == (self.count is None):
             raise ValueError("a map needs exactly one of 'items' (a list) or 'count'")
-        if isinstance(self.count, int) and self.count < 0:
-            raise ValueError("'count' must be 0 or more")
+        _check_count(self.count)
         if not self.steps:
             raise ValueError("a map needs at least one step in 'steps'")
         return self
@@ -328,8 +346,7 @@ class LoopDef(Definition):
             raise ValueError(
                 f"a '{self.type.value}' loop needs 'maxIterations', so that it cannot run forever"
             )
-        if isinstance(self.count, int) and self.count < 0:
-            raise ValueError("'count' must be 0 or more")
+        _check_count(self.count)
         if not self.steps:
             raise ValueError("a loop needs at least one step in 'steps'")
         return self
@@ -343,7 +360,7 @@ class WaitDef(Definition):
     """``wait: {signal: NAME}`` (or ``wait: NAME``): pause this branch until the signal is
     given (``plait resume RUN_ID --input NAME=VALUE``); the step outputs its value."""
 
-    signal: str = Field(pattern=STEP_ID_PATTERN)
+    signal: str = Field(pattern=STEP_ID_PATTERN, max_length=MAX_NAME)
 
     @model_validator(mode="before")
     @classmethod
@@ -363,7 +380,7 @@ class StepDef:
 
     aliases: ClassVar[dict[str, str]] = {"toolName": "tool", "tool_name": "tool"}
 
-    id: str = Field(pattern=STEP_ID_PATTERN)
+    id: str = Field(pattern=STEP_ID_PATTERN, max_length=MAX_NAME)
     name: str | None = None
     description: str | None = None
     # kind: task
@@ -373,7 +390,7 @@ class StepDef:
     parallel_group: GroupDef | None = None
     type: Literal["task", "parallel"] | None = None
     parallel_steps: list[str] | None = None
-    max_parallelism: int | None = Field(default=None, ge=1)
+    max_parallelism: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     wait_strategy: WaitStrategy | None = None
     # kind: switch, map, loop
     switch: list[SwitchCase] | None = None
@@ -513,7 +530,7 @@ _STEP_ADAPTER = TypeAdapter(StepDef)
 class WorkflowDef(Definition):
     """A whole workflow file."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str | None = None
     version: str | int | float | None = None
     inputs: dict[str, InputDef] = {}
@@ -536,6 +553,13 @@ class WorkflowDef(Definition):
             }
         return value
 
+    @field_validator("inputs", "pools", "circuit_breakers")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            check_name(name, "name")
+        return value
+
     @field_validator("env", mode="before")
     @classmethod
     def _env(cls, value: Any) -> Any:
@@ -543,8 +567,12 @@ class WorkflowDef(Definition):
         if isinstance(value, list):
             if not all(isinstance(name, str) for name in value):
                 raise ValueError("'env' lists variable names (strings)")
+            for name in value:
+                check_env_name(name)
             return {name: {} for name in value}
         if isinstance(value, dict):
+            for name in value:
+                check_env_name(name)
             return {
                 k: {"default": str(v)}
                 if isinstance(v, str | int | float) and not isinstance(v, bool)
@@ -554,3 +582,34 @@ class WorkflowDef(Definition):
                 for k, v in value.items()
             }
         return value
+
+
+def check_name(name: object, what: str) -> None:
+    """A name the file gives (an input, a pool): text of 1 to ``MAX_NAME`` characters."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a {what} is text of 1 to {MAX_NAME} characters, not {name!r}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"{what} {name[:40]!r}... is longer than {MAX_NAME} characters")
+
+
+def check_env_name(name: object) -> None:
+    """An environment variable's name: letters, digits and ``_``, not starting with a
+    digit (``API_TOKEN``); ``ValueError`` otherwise."""
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise ValueError(
+            f"environment variable name {name[:40]!r}... is longer than {MAX_NAME} characters"
+        )
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not an environment variable name: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+
+
+def _check_count(count: int | str | None) -> None:
+    """A map's or a loop's ``count`` written as a number (an expression is checked when
+    it is evaluated)."""
+    if isinstance(count, int) and count < 0:
+        raise ValueError("'count' must be 0 or more")
+    if isinstance(count, int) and count > MAX_COUNT:
+        raise ValueError(f"'count' must be at most {MAX_COUNT:,}, not {count}")

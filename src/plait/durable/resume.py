@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
-from plait.definition.loader import parse_definition, parse_text
+from plait.definition.loader import parse_definition, parse_text, read_text_file
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.durable.lease import take_lease
 from plait.durable.start import definition_hash
@@ -166,7 +166,7 @@ def _recorded_plan(record: RunRecord, allow_changed: bool, policy: Policy) -> Pl
     text = record.definition
     file = record.file
     if file is not None and Path(file).exists():
-        current = Path(file).read_text(encoding="utf-8")
+        current = read_text_file(file)
         if definition_hash(current) != record.definition_hash:
             if not allow_changed:
                 raise WorkflowError(

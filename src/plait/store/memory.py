@@ -8,11 +8,14 @@ from collections.abc import Sequence
 
 from plait.errors import LeaseHeld, RunNotFound
 from plait.store.records import (
+    DAMAGED,
     EventRecord,
     RunRecord,
     RunUpdate,
     StepRecord,
     Write,
+    checked_run,
+    checked_step,
     keep_final,
 )
 
@@ -53,7 +56,8 @@ class MemoryStore:
     def _find(self, run_id: str) -> RunRecord:
         run = self._runs.get(run_id)
         if run is None:
-            matches = [r for r in self._runs.values() if r.id.startswith(run_id)]
+            # A prefix finds its only run; an empty one finds none (as in SqlStore).
+            matches = [r for r in self._runs.values() if run_id and r.id.startswith(run_id)]
             if len(matches) != 1:
                 raise RunNotFound(f"no run {run_id!r} in {self.url}")
             run = matches[0]
@@ -92,25 +96,29 @@ class MemoryStore:
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._lock:
-            return self._find(run_id)
+            found = self._find(run_id)
+        return checked_run(found)
 
     def list_runs(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
         with self._lock:
             found = [
-                r
+                checked_run(r)
                 for r in self._runs.values()
-                if (status is None or r.status == status)
+                if (status in (None, DAMAGED) or r.status == status)
                 and (workflow is None or r.workflow == workflow)
             ]
+        if status == DAMAGED:
+            found = [r for r in found if r.status == DAMAGED]
         found.sort(key=lambda r: (r.created_at or "", r.id), reverse=True)
-        return found[:limit]
+        return found[: max(0, limit)]
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
         with self._lock:
             steps = list(self._steps.get(run_id, {}).values())
-        return sorted(steps, key=lambda s: (s.started_at or "", s.node_id, s.attempt))
+        checked = [checked_step(step) for step in steps]
+        return sorted(checked, key=lambda s: (s.started_at or "", s.node_id, s.attempt))
 
     def get_events(self, run_id: str) -> list[EventRecord]:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from plait.errors import StoreError
 from plait.store.sql import SqlStore
@@ -20,7 +21,15 @@ class PostgresStore(SqlStore):
                 "the PostgreSQL store needs psycopg: pip install 'plait[postgres]'"
             ) from None
         driver_url = _with_driver(url)
-        engine = create_engine(driver_url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        try:
+            engine = create_engine(
+                driver_url, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+            )
+        except (SQLAlchemyError, ValueError, ImportError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise StoreError(
+                f"store {_redact(url)}: not a PostgreSQL URL plait can use: {reason}"
+            ) from None
         super().__init__(engine, _redact(url))
 
 

@@ -9,12 +9,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, func, select, text
+from sqlalchemy import Connection, Engine, Insert, Select, Table, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from plait.errors import LeaseHeld, RunNotFound, StoreError
 from plait.store.migrations import migrate
 from plait.store.records import (
+    DAMAGED,
     OPEN_STATUSES,
     EventRecord,
     RunRecord,
@@ -22,6 +23,8 @@ from plait.store.records import (
     StepRecord,
     Write,
     keep_final,
+    run_from_row,
+    step_from_row,
 )
 from plait.store.schema import events, runs, step_executions
 
@@ -76,7 +79,7 @@ class SqlStore:
             elif isinstance(item, RunUpdate):
                 updates.append(item)
             else:
-                new_runs.append(_row(item, _RUN_COLUMNS))
+                new_runs.append(_utf8(_row(item, _RUN_COLUMNS)))
         with self._translate("write"), self.engine.begin() as conn:
             if fence is not None:
                 self._check_fence(conn, *fence)
@@ -170,27 +173,38 @@ class SqlStore:
     # -- reads ---------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._translate("read the run"), self.reader.connect() as conn:
-            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-            if row is None and run_id:
-                like = run_id.replace("%", "").replace("_", "") + "%"
-                found = conn.execute(select(runs).where(runs.c.id.like(like)).limit(2))
-                rows = list(found.mappings())
-                row = rows[0] if len(rows) == 1 else None
-        if row is None:
+        if not encodable(run_id):  # `plait runs show $'\xff'`: no id holds such text
             raise RunNotFound(f"no run {run_id!r} in {self.url}")
-        return RunRecord(**dict(row))
+        with self._translate("read the run"), self.reader.connect() as conn:
+            rows = self.read_rows(conn, select(runs).where(runs.c.id == run_id))
+            # A unique prefix finds its run; LIKE's wildcards never are part of an id.
+            if not rows and run_id and not any(c in run_id for c in "%_\\"):
+                like = run_id + "%"
+                found = self.read_rows(conn, select(runs).where(runs.c.id.like(like)).limit(2))
+                rows = found if len(found) == 1 else []
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.url}")
+        return run_from_row(rows[0])
 
     def list_runs(
         self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
-        stmt = select(runs).order_by(runs.c.created_at.desc(), runs.c.id).limit(limit)
-        if status is not None:
-            stmt = stmt.where(runs.c.status == status)
+        # Within what every database takes as a LIMIT (a signed 64-bit integer, not
+        # negative): `list_runs(limit=10**30)` lists them all.
+        limit = max(0, min(limit, 2**62))
+        if not all(map(encodable, (status or "", workflow or ""))):
+            return []  # nothing recorded is named so: the database holds UTF-8 text
+        stmt = select(runs).order_by(runs.c.created_at.desc(), runs.c.id)
         if workflow is not None:
             stmt = stmt.where(runs.c.workflow == workflow)
+        if status == DAMAGED:  # no column says so: every row is read to find them
+            with self._translate("list runs"), self.reader.connect() as conn:
+                found = [run_from_row(row) for row in self.read_rows(conn, stmt)]
+            return [r for r in found if r.status == DAMAGED][:limit]
+        if status is not None:
+            stmt = stmt.where(runs.c.status == status)
         with self._translate("list runs"), self.reader.connect() as conn:
-            return [RunRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+            return [run_from_row(row) for row in self.read_rows(conn, stmt.limit(limit))]
 
     def get_steps(self, run_id: str) -> list[StepRecord]:
         stmt = (
@@ -201,7 +215,15 @@ class SqlStore:
             )
         )
         with self._translate("read step executions"), self.reader.connect() as conn:
-            return [StepRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+            return [step_from_row(row) for row in self.read_rows(conn, stmt)]
+
+    def read_rows(self, conn: Connection, stmt: Select[Any]) -> list[dict[str, Any]]:
+        """The rows of a query, as dicts of column to value (SQLite overrides this to
+        read text that is not UTF-8). ``dict(zip(...))`` is several times cheaper than
+        SQLAlchemy's ``RowMapping`` a row: a run of many steps reads thousands."""
+        result = conn.execute(stmt)
+        keys = list(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
 
     def get_events(self, run_id: str) -> list[EventRecord]:
         stmt = select(events).where(events.c.run_id == run_id).order_by(events.c.seq)
@@ -276,3 +298,29 @@ def _split_values(sql: str) -> tuple[str, str, str]:
 
 def _row(record: Any, columns: list[str]) -> dict[str, Any]:
     return {c: getattr(record, c) for c in columns}
+
+
+def encodable(text: str) -> bool:
+    """Whether a store can hold this text, so that looking it up makes sense: UTF-8
+    (a command-line argument or a file name that is not reaches Python with lone
+    surrogates, ``surrogateescape``) without a NUL (PostgreSQL refuses one)."""
+    return "\x00" not in text and _utf8_text(text)
+
+
+def _utf8_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8(row: dict[str, Any]) -> dict[str, Any]:
+    """A run row with every text storable: a workflow file whose path is not UTF-8 is
+    recorded with its odd bytes written as ``\\xff`` (a resume then uses the recorded
+    definition, not finding the file)."""
+    for column, value in row.items():
+        if isinstance(value, str) and not _utf8_text(value):
+            raw = value.encode("utf-8", "surrogateescape")
+            row[column] = raw.decode("utf-8", "backslashreplace")
+    return row

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Select, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from plait.errors import StoreError
+from plait.store.records import Undecodable
 from plait.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 10_000
@@ -41,14 +43,64 @@ class SqliteStore(SqlStore):
         if not wal_at_once:
             _use_wal(engine, path)
 
+    def read_rows(self, conn: Connection, stmt: Select[Any]) -> list[dict[str, Any]]:
+        """SQLite keeps any bytes in a TEXT column, and sqlite3 refuses the whole query
+        over one value that is not UTF-8. Then the query is read again with such values
+        kept as ``Undecodable``, so the row reads as damaged and the others as they are."""
+        try:
+            return super().read_rows(conn, stmt)
+        except OperationalError as exc:
+            if "decode" not in str(exc.orig):
+                raise
+        raw = conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection)
+        raw.text_factory = _lenient_text
+        try:
+            return super().read_rows(conn, stmt)
+        finally:
+            raw.text_factory = str
+
+
+def _lenient_text(data: bytes) -> str | Undecodable:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(data)
+
 
 def _check_file(path: Path) -> None:
     """Refuse, with one line, what SQLite would only refuse mid-run."""
     try:
+        _check_path(path)
+    except (OSError, ValueError) as exc:  # a name too long, a symlink loop, a NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = reason[:1].lower() + reason[1:]
+        raise StoreError(f"store {path}: cannot use this path: {reason}") from None
+
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (a named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_path(path: Path) -> None:
+    try:
+        mode: int | None = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # Checked before a byte is read: reading a FIFO would wait forever.
+        kind = next((what for test, what in _NOT_FILES if test(mode)), "not a regular file")
+        raise StoreError(f"store {path}: this is {kind}, not an SQLite database file")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"store {path}: cannot create its folder: {exc.strerror}") from None
-    if path.exists():
+    if mode is not None:
         if not os.access(path, os.R_OK | os.W_OK):
             raise StoreError(f"store {path}: the file is not readable and writable")
         with path.open("rb") as f:

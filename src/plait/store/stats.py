@@ -13,7 +13,9 @@ SQL free of dialect-specific date arithmetic.
 What counts: an execution is a run, group or map that ended ``succeeded``, ``failed``
 or ``timed_out``; ``failed`` and ``timed_out`` are failures. ``cancelled`` ones are
 counted apart and left out of the averages and the rate (a cancelled run says nothing
-of how a group fares). Skipped ones never ran and are not counted.
+of how a group fares). Skipped ones never ran and are not counted. A row the store
+holds damaged (a status plait does not know, a timestamp that does not parse) is
+counted as ``damaged``, and left out of the rest (issue 19).
 """
 
 from __future__ import annotations
@@ -28,15 +30,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plait.errors import StoreError
 from plait.store.base import Store
-from plait.store.records import StepRecord
+from plait.store.records import OPEN_STATUSES, StepRecord
 from plait.store.schema import runs, step_executions
-from plait.store.sql import SqlStore
+from plait.store.sql import SqlStore, encodable
 
 _ENDED = ("succeeded", "failed", "timed_out", "cancelled")
 _FAILED = ("failed", "timed_out")
+_NOT_ENDED = frozenset({*OPEN_STATUSES, "paused", "skipped"})
 
 # (workflow, group step id or None for the run itself, status, started_at, finished_at)
-Row = tuple[str, str | None, str, str | None, str | None]
+Row = tuple[Any, Any, Any, Any, Any]  # as the store holds them: checked by Metrics.add
 
 
 @dataclass(slots=True)
@@ -46,6 +49,7 @@ class Metrics:
     executions: int = 0
     failures: int = 0
     cancelled: int = 0
+    damaged: int = 0  # rows the store holds damaged
     timed: int = 0  # executions with both timestamps (the average's denominator)
     total_duration: float = 0.0  # seconds
 
@@ -58,16 +62,22 @@ class Metrics:
         """Percent, as seed 001 reports it."""
         return 100.0 * self.failures / self.executions if self.executions else None
 
-    def add(self, status: str, started: str | None, finished: str | None) -> None:
+    def add(self, status: Any, started: Any, finished: Any) -> None:
+        if status in _NOT_ENDED:
+            return
+        begin, end = _seconds(started), _seconds(finished)
+        if status not in _ENDED or begin is _DAMAGED or end is _DAMAGED:
+            self.damaged += 1
+            return
         if status == "cancelled":
             self.cancelled += 1
             return
         self.executions += 1
         if status in _FAILED:
             self.failures += 1
-        if started is not None and finished is not None:
+        if isinstance(begin, float) and isinstance(end, float):
             self.timed += 1
-            self.total_duration += _seconds(finished) - _seconds(started)
+            self.total_duration += end - begin
 
     def to_dict(self) -> dict[str, Any]:
         """Seed 001's report (``averageDuration`` in ms, ``failureRate`` in percent)."""
@@ -79,6 +89,7 @@ class Metrics:
             "failureRate": None if rate is None else round(rate, 2),
             "failures": self.failures,
             "cancelled": self.cancelled,
+            "damaged": self.damaged,
         }
 
 
@@ -99,7 +110,10 @@ def workflow_metrics(store: Store, workflow: str | None = None) -> list[Workflow
     """Every workflow's metrics (or one's), by workflow name."""
     rows = _sql_rows(store, workflow) if isinstance(store, SqlStore) else _rows(store, workflow)
     found: dict[str, WorkflowMetrics] = {}
-    for name, group, status, started, finished in rows:
+    for workflow_name, group, status, started, finished in rows:
+        name = workflow_name if isinstance(workflow_name, str) else _UNREADABLE
+        if group is not None and not isinstance(group, str):
+            group = _UNREADABLE
         entry = found.get(name)
         if entry is None:
             entry = found[name] = WorkflowMetrics(name)
@@ -114,8 +128,10 @@ def workflow_metrics(store: Store, workflow: str | None = None) -> list[Workflow
 
 
 def _sql_rows(store: SqlStore, workflow: str | None) -> list[Row]:
+    if workflow is not None and not encodable(workflow):
+        return []  # not UTF-8 (a command-line argument): no workflow is named so
+    # Every status is read, so that one plait does not know is counted as damaged.
     run_query = select(runs.c.workflow, runs.c.status, runs.c.started_at, runs.c.finished_at)
-    run_query = run_query.where(runs.c.status.in_(_ENDED))
     # The steps some other step names as its parent with a join policy: groups and maps.
     child = step_executions.alias("child")
     parents = (
@@ -136,15 +152,20 @@ def _sql_rows(store: SqlStore, workflow: str | None) -> list[Row]:
                 ),
             ).join(runs, runs.c.id == group.c.run_id)
         )
-        .where(group.c.status.in_(_ENDED))
     )
     if workflow is not None:
         run_query = run_query.where(runs.c.workflow == workflow)
         group_query = group_query.where(runs.c.workflow == workflow)
     try:
         with store.reader.connect() as conn:
-            found: list[Row] = [(w, None, s, a, b) for w, s, a, b in conn.execute(run_query)]
-            found.extend((w, g, s, a, b) for w, g, s, a, b in conn.execute(group_query))
+            found: list[Row] = [
+                (r["workflow"], None, r["status"], r["started_at"], r["finished_at"])
+                for r in store.read_rows(conn, run_query)
+            ]
+            found.extend(
+                (r["workflow"], r["step_id"], r["status"], r["started_at"], r["finished_at"])
+                for r in store.read_rows(conn, group_query)
+            )
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         line = (str(cause).strip().splitlines() or [repr(cause)])[0]
@@ -155,13 +176,12 @@ def _sql_rows(store: SqlStore, workflow: str | None) -> list[Row]:
 def _rows(store: Store, workflow: str | None) -> Iterable[Row]:
     """Any store, through its protocol (the memory store): one run at a time."""
     for run in store.list_runs(workflow=workflow, limit=2**62):
-        if run.status not in _ENDED:
-            continue
         yield run.workflow, None, run.status, run.started_at, run.finished_at
+        if run.status in _NOT_ENDED:
+            continue
         steps = store.get_steps(run.id)
         for step in _groups(steps):
-            if step.status in _ENDED:
-                yield run.workflow, step.step_id, step.status, step.started_at, step.finished_at
+            yield run.workflow, step.step_id, step.status, step.started_at, step.finished_at
 
 
 def _groups(steps: list[StepRecord]) -> Iterable[StepRecord]:
@@ -169,5 +189,19 @@ def _groups(steps: list[StepRecord]) -> Iterable[StepRecord]:
     return (s for s in steps if s.node_id in parents)
 
 
-def _seconds(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
+_UNREADABLE = "(unreadable)"  # a workflow or group name the store holds damaged
+_DAMAGED = object()  # a timestamp that does not parse
+
+
+def _seconds(text: Any) -> float | object | None:
+    """The timestamp in seconds, None if there is none, ``_DAMAGED`` if it does not
+    parse (or has no time zone)."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return _DAMAGED
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return _DAMAGED
+    return _DAMAGED if moment.tzinfo is None else moment.timestamp()
