@@ -212,12 +212,12 @@ def _recorded_output(step: StepRecord, env: EnvBinding, plan: Plan) -> Any:
         return loads(unmask(step.output, step.output_masks, env.values))
     except SecretUnavailable as exc:
         what = f"${{env.{exc.name}}}" if exc.name is not None else "a secret"
+        which = "its output" if step.node_id == step.step_id else f"the output of {step.node_id}"
         raise InputError(
             [
                 Problem(
-                    f"step '{step.node_id}' succeeded with {what} in its output, and this "
-                    "resume cannot read it; set the variable (and give the same "
-                    "--allow-env) to resume the run",
+                    f"{which} held {what} when it succeeded, and this resume cannot read "
+                    "the variable; set it (and give the same --allow-env) to resume the run",
                     plan.file,
                     step.step_id,
                     f"env.{exc.name}" if exc.name is not None else "env",
