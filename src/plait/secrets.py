@@ -140,7 +140,7 @@ class Secrets:
     ``values`` is a mapping of variable names to values (what a run reads), or plain
     values (a masked output then cannot be rebuilt: the name is unknown)."""
 
-    __slots__ = ("_found", "_pattern", "_probe", "longest", "values")
+    __slots__ = ("_escaped", "_found", "_json", "_pattern", "longest", "values")
 
     def __init__(self, values: Mapping[str, str] | Iterable[str] = ()) -> None:
         pairs: list[tuple[str | None, str]] = (
@@ -158,16 +158,17 @@ class Secrets:
         self._pattern = _alternation(self._found)
         # In JSON text each form appears JSON-escaped: a quick test that a text holds
         # nothing to mask, before any token is decoded.
-        escaped = [json.dumps(t)[1:-1] for t in self._found]
-        escaped += [json.dumps(t, ensure_ascii=False)[1:-1] for t in self._found]
-        self._probe = _alternation(escaped)
+        escaped = {json.dumps(t)[1:-1] for t in self._found}
+        escaped |= {json.dumps(t, ensure_ascii=False)[1:-1] for t in self._found}
+        self._escaped = tuple(escaped)
+        self._json = _alternation(escaped)
         self.longest = max(map(len, self._found), default=0)
 
     def __bool__(self) -> bool:
         return self._pattern is not None
 
     def text(self, text: str) -> str:
-        if self._pattern is None:
+        if self._pattern is None or not _holds(text, self._pattern, self._found):
             return text
         return self._pattern.sub(MASK, text)
 
@@ -213,7 +214,7 @@ class Secrets:
         the JSON that ``unmask`` takes to rebuild the original (None if nothing was
         masked). Masking works on the text's tokens, decoded: a secret is found however
         JSON escapes it, and a mask never breaks an escape sequence or a number."""
-        if self._probe is None or text is None or self._probe.search(text) is None:
+        if text is None or self._json is None or not _holds(text, self._json, self._escaped):
             return text, None
         out: list[str] = []
         masks: list[tuple[int, str | None, str]] = []
@@ -221,7 +222,7 @@ class Secrets:
         size = last = 0
         for match in _TOKEN.finditer(text):
             token = match.group()
-            if self._probe.search(token) is None:
+            if not _holds(token, self._json, self._escaped):
                 continue
             quoted = token.startswith('"')
             pieces = self._pieces(json.loads(token) if quoted else token)
@@ -252,6 +253,16 @@ class Secrets:
             pieces.append(text[last:])
             return pieces
         return [text]
+
+
+def _holds(text: str, pattern: re.Pattern[str], needles: Iterable[str]) -> bool:
+    """Whether ``text`` holds one of ``needles`` (``pattern`` is their alternation): a
+    first look. On a long text, ``in`` once per needle is ten times quicker than the
+    pattern, which tries every alternative at almost every position; on a short one,
+    the single search is quicker than a loop of ``in``."""
+    if len(text) < 4096:
+        return pattern.search(text) is not None
+    return any(needle in text for needle in needles)
 
 
 def _encode(
