@@ -45,6 +45,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from plait import secrets
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -66,7 +68,12 @@ class Problem:
 
 def _short(text: str, limit: int = 200) -> str:
     """A one-line message stays readable when a file names a megabyte-long key or id:
-    the middle of anything longer than ``limit`` is cut, saying how much."""
+    the middle of anything longer than ``limit`` is cut, saying how much. The secrets
+    of the runs in progress are masked first: a cut inside one would keep a part that
+    no later mask recognises."""
+    if len(text) <= limit:
+        return text
+    text = secrets.active().text(text)
     if len(text) <= limit:
         return text
     keep = limit // 2

@@ -127,7 +127,7 @@ def bind_env(
     environ = os.environ if environ is None else environ
     problems: list[Problem] = []
     values: dict[str, str | None] = {}
-    secrets: list[str] = []
+    secrets: dict[str, str] = {}  # by name: a resume puts masked values back by name
     for name, (step, key) in plan.env_reads.items():
         if name not in plan.env and name not in allow:
             problems.append(
@@ -152,7 +152,7 @@ def bind_env(
             )
         values[name] = value
         if spec.secret and value is not None and name in environ:
-            secrets.append(value)
+            secrets[name] = value
     for name in allow:
         if name in plan.env:
             continue
@@ -163,7 +163,7 @@ def bind_env(
             )
             continue
         values[name] = value
-        secrets.append(value)
+        secrets[name] = value
     if problems:
         raise InputError(problems)
     return EnvBinding(values, Secrets(secrets))

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
+from plait.compiler import EnvBinding, Plan, bind_env, bind_inputs, compile_loaded
 from plait.definition.loader import parse_definition, parse_text, read_text_file
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.durable.lease import take_lease
@@ -17,8 +17,9 @@ from plait.durable.start import definition_hash
 from plait.engine.recording import Recorder, Restored, lease_owner
 from plait.engine.result import from_iso
 from plait.engine.run import Run
-from plait.errors import LeaseHeld, Problem, WorkflowError
+from plait.errors import InputError, LeaseHeld, Problem, WorkflowError
 from plait.executors.select import Choice
+from plait.secrets import SecretUnavailable, unmask
 from plait.status import RunStatus, StepStatus
 from plait.store import Store
 from plait.store.records import RunRecord, StepRecord, loads
@@ -75,7 +76,7 @@ def prepare_resume(
         )
     try:
         steps = store.get_steps(record.id)
-        restored, attempts = _restorable(steps)
+        restored, attempts = _restorable(steps, env, plan)
         seq = store.max_event_seq(record.id)
     except BaseException:
         store.release_lease(record.id, owner)
@@ -184,7 +185,9 @@ def _recorded_plan(record: RunRecord, allow_changed: bool, policy: Policy) -> Pl
     return compile_loaded(parse_definition(data, file=file, source=text), policy=policy)
 
 
-def _restorable(steps: list[StepRecord]) -> tuple[dict[str, Restored], dict[str, int]]:
+def _restorable(
+    steps: list[StepRecord], env: EnvBinding, plan: Plan
+) -> tuple[dict[str, Restored], dict[str, int]]:
     """Succeeded steps to reuse, and the highest attempt recorded for every step."""
     restored: dict[str, Restored] = {}
     attempts: dict[str, int] = {}
@@ -193,10 +196,34 @@ def _restorable(steps: list[StepRecord]) -> tuple[dict[str, Restored], dict[str,
         if step.status == StepStatus.SUCCEEDED.value:
             detail = loads(step.detail) or {}
             restored[step.node_id] = Restored(
-                output=loads(step.output),
+                output=_recorded_output(step, env, plan),
                 attempts=step.attempt,
                 started_at=from_iso(step.started_at),
                 finished_at=from_iso(step.finished_at),
                 winner=detail.get("winner"),
             )
     return restored, attempts
+
+
+def _recorded_output(step: StepRecord, env: EnvBinding, plan: Plan) -> Any:
+    """A succeeded step's output as its dependents got it: the secrets masked out of
+    the record are put back from the environment as the resume reads it (the record
+    says where, and for which variable; never the value)."""
+    if step.output is None or step.output_masks is None:
+        return loads(step.output)
+    try:
+        return loads(unmask(step.output, step.output_masks, env.values))
+    except SecretUnavailable as exc:
+        what = f"${{env.{exc.name}}}" if exc.name is not None else "a secret"
+        which = "its output" if step.node_id == step.step_id else f"the output of {step.node_id}"
+        raise InputError(
+            [
+                Problem(
+                    f"{which} held {what} when it succeeded, and this resume cannot read "
+                    "the variable; set it (and give the same --allow-env) to resume the run",
+                    plan.file,
+                    step.step_id,
+                    f"env.{exc.name}" if exc.name is not None else "env",
+                )
+            ]
+        ) from None

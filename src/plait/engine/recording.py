@@ -288,9 +288,12 @@ class Recorder:
         finished: str | None,
     ) -> StepRecord:
         assert self._run is not None
+        masks = None
         if self._secrets:
             mask = self._secrets.json_text
-            input, output, error, detail = mask(input), mask(output), mask(error), mask(detail)
+            input, error, detail = mask(input), mask(error), mask(detail)
+            # Where the output's secrets stood, so a resume can put them back.
+            output, masks = self._secrets.json_masked(output)
         node = st.node
         frame = st.frame
         parent_id = join = None
@@ -318,6 +321,7 @@ class Recorder:
             detail,
             started,
             finished,
+            masks,
         )
 
 

@@ -247,4 +247,5 @@ def _context(g: Host, st: StepState) -> StepContext:
         workflow_dir=g.plan.folder,
         run_in_thread=session.executors.run_in_thread,
         resources=session.resources,
+        secrets=session.secrets,
     )

@@ -62,6 +62,9 @@ class StepRecord(NamedTuple):
     detail: str | None = None  # JSON: e.g. a group's winner
     started_at: str | None = None
     finished_at: str | None = None
+    # JSON: where the secrets masked out of ``output`` stood (``secrets.json_masked``),
+    # so a resume can put them back; None when nothing was masked.
+    output_masks: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:

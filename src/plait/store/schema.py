@@ -69,6 +69,7 @@ step_executions = Table(
     Column("detail", Text),
     Column("started_at", String(40)),
     Column("finished_at", String(40)),
+    Column("output_masks", Text),  # migration 2 (migrations/output_masks.py)
 )
 
 events = Table(

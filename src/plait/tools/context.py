@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from plait.secrets import NO_SECRETS, Secrets
+
 T = TypeVar("T")
 
 ThreadRunner = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -17,7 +19,9 @@ class StepContext:
     """Handed to a tool that asks for it (a ``ctx`` parameter, or any built-in tool).
 
     ``run_in_thread`` runs a blocking callable in the run's bounded thread pool, so that
-    tools never block the event loop.
+    tools never block the event loop. ``secrets`` are the run's (``plait.secrets``): a
+    tool that cuts a text it returns or raises masks it first (``secrets.tail(text,
+    n)``), since a cut secret is no longer recognised where the run writes it.
     """
 
     __slots__ = (
@@ -26,6 +30,7 @@ class StepContext:
         "node_id",
         "resources",
         "run_id",
+        "secrets",
         "step_id",
         "workflow",
         "workflow_dir",
@@ -42,6 +47,7 @@ class StepContext:
         workflow_dir: Path | None,
         run_in_thread: ThreadRunner,
         resources: dict[str, Any],
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         self.run_id = run_id
         self.workflow = workflow
@@ -52,6 +58,7 @@ class StepContext:
         self._run_in_thread = run_in_thread
         # Shared by every step of one run (connection pools and the like).
         self.resources = resources
+        self.secrets = secrets
 
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         result: T = await self._run_in_thread(fn)

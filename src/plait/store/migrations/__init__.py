@@ -6,7 +6,7 @@ version, in order, in one transaction. A newer database is refused: an older pla
 must not write into a schema it does not know.
 
 To change the schema: edit ``schema.py`` and append a migration here that takes a
-database of the previous version to the new one.
+database of the previous version to the new one (each in a module of its own).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select
 
 from plait.errors import StoreError
+from plait.store.migrations.output_masks import add_output_masks
 from plait.store.schema import PLAIT_TABLES, metadata, schema_version
 
 Migration = Callable[[Connection], None]
 
 # MIGRATIONS[i] takes version i+1 to version i+2. Version 1 is the first schema.
-MIGRATIONS: list[Migration] = []
+MIGRATIONS: list[Migration] = [add_output_masks]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -21,6 +21,11 @@ A status of 400 or more fails the step; the error's ``status`` is the response's
 
 A step that is cancelled or times out aborts its request: the connection is closed,
 not handed back to the pool.
+
+The run's secrets (``ctx.secrets``) are masked out of the body's tail before it is cut,
+and an error about a URL or request that holds one leaves out the quoted parts of the
+reason httpx gave: ``Invalid port: 'xyz'`` may quote a piece of a secret, which no mask
+recognises once cut from it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import httpx
 
 from plait._version import __version__
 from plait.errors import StepError
+from plait.secrets import Secrets
 from plait.tools.builtin._args import check_keys, duration, either, mapping, text
 from plait.tools.context import StepContext
 from plait.tools.registry import Tool
@@ -63,16 +69,18 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     follow = either(args, "followRedirects", "follow_redirects", "http", True)
     if not isinstance(follow, bool):
         raise StepError("http: 'followRedirects' is true or false", type="InputError")
-    request_args = _request_args(args)
+    secrets = ctx.secrets
+    request_args = _request_args(args, secrets)
     client = await run_client(ctx)
     try:
         request = client.build_request(**request_args)
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
-        raise StepError(f"http: cannot build the request: {exc}", type="InputError") from None
+        reason = _reason(exc, secrets.value(args) != args)
+        raise StepError(f"http: cannot build the request: {reason}", type="InputError") from None
     where = f"{request.method} {_redacted(request.url)}"
     response, body, cut = await _exchange(client, request, follow, where)
     if response.status_code >= 400:
-        raise _status_error(where, response, body)
+        raise _status_error(where, response, body, secrets)
     if cut:
         raise StepError(
             f"http: {where}: the response body is over {BODY_LIMIT} bytes, more than a "
@@ -133,9 +141,9 @@ async def _load_tls(ctx: StepContext) -> ssl.SSLContext:
     return _tls
 
 
-def _request_args(args: dict[str, Any]) -> dict[str, Any]:
+def _request_args(args: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     method = text(args, "method", "http") or "GET"
-    url = _url(text(args, "url", "http", required=True) or "")
+    url = _url(text(args, "url", "http", required=True) or "", secrets)
     out: dict[str, Any] = {
         "method": method.upper(),
         "url": url,
@@ -158,11 +166,12 @@ def _request_args(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _url(value: str) -> httpx.URL:
+def _url(value: str, secrets: Secrets) -> httpx.URL:
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as exc:
-        raise StepError(f"http: bad 'url' {value!r}: {exc}", type="InputError") from None
+        reason = _reason(exc, secrets.text(value) != value)
+        raise StepError(f"http: bad 'url' {value!r}: {reason}", type="InputError") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise StepError(
             f"http: 'url' must be an http:// or https:// address, not {value!r}",
@@ -234,7 +243,21 @@ def _decode(response: httpx.Response, body: bytes) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _status_error(where: str, response: httpx.Response, body: bytes) -> StepError:
+def _reason(exc: Exception, holds_secret: bool) -> str:
+    """httpx's reason for refusing a URL or request; when it holds a secret, without
+    what the reason quotes (a piece of the URL, one character) and where."""
+    reason = str(exc)
+    if holds_secret:
+        reason = _QUOTED.sub("'…'", reason)
+        reason = _POSITION.sub("", reason) + " (quoted parts left out: it holds a secret)"
+    return reason
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_POSITION = re.compile(r",? (?:at|in) position \d+(?:-\d+)?")
+
+
+def _status_error(where: str, response: httpx.Response, body: bytes, secrets: Secrets) -> StepError:
     status = response.status_code
     if status == 429:
         kind = "HttpTooManyRequests"
@@ -243,7 +266,10 @@ def _status_error(where: str, response: httpx.Response, body: bytes) -> StepErro
     else:
         kind = "HttpClientError"
     message = f"http: {where} answered {status} {response.reason_phrase}".rstrip()
-    tail = re.sub(r"\s+", " ", _decode(response, body)).strip()[-ERROR_TAIL:]
+    # Masked before the cut (and before whitespace is folded, which could change a
+    # secret holding some), and once more after the folding, which could make one.
+    folded = re.sub(r"\s+", " ", secrets.text(_decode(response, body))).strip()
+    tail = secrets.tail(folded, ERROR_TAIL)
     details = {"body": tail}
     if "retry-after" in response.headers:  # a 429's or 503's advice: when to come back
         details["retry_after"] = response.headers["retry-after"]

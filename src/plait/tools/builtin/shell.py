@@ -11,6 +11,10 @@ code that runs: a ``${...}`` inside a shell script (``shell: true``, or ``sh -c`
 ``${...}`` as the program, as the whole input, as ``env``'s names, or in a variable that
 chooses code (``PATH``, ``LD_PRELOAD``, ``BASH_ENV``...). The safe forms: values in
 ``env:`` read as ``"$NAME"`` by the script, or elements of an argv list.
+
+What it keeps of a stream, and the tail of stderr it quotes in an error, are masked
+before they are cut (``ctx.secrets``): a cut falling inside a secret would leave a part
+of it that no later mask recognises.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from plait.errors import StepError
 from plait.expressions.template import Template, Whole
+from plait.secrets import NO_SECRETS, Secrets
 from plait.tools.builtin._args import mapping
 from plait.tools.checks import (
     Finding,
@@ -35,13 +40,15 @@ from plait.tools.checks import (
     not_a_mapping,
     text_of,
 )
+from plait.tools.context import StepContext
 from plait.tools.registry import Tool
 
 OUTPUT_LIMIT = 1024 * 1024  # bytes kept of stdout and of stderr each
 ERROR_TAIL = 2000  # characters of stderr quoted in the error of a failed command
 
 
-async def shell(value: Any) -> dict[str, Any]:
+async def shell(value: Any, ctx: StepContext | None = None) -> dict[str, Any]:
+    secrets = ctx.secrets if ctx is not None else NO_SECRETS
     args = mapping(value, "shell")
     argv = _argv(args)
     env = _env(args.get("env"))
@@ -63,10 +70,13 @@ async def shell(value: Any) -> dict[str, Any]:
             f"shell: cannot start {argv[0]!r}: {exc.strerror or exc}",
             type="CommandNotFound" if isinstance(exc, FileNotFoundError) else "OSError",
         ) from None
+    # A little more than the limit is read, so that a secret the limit falls inside is
+    # there whole, to be masked (see Secrets.head).
+    keep = OUTPUT_LIMIT + 4 * secrets.longest  # (4: the most bytes a character takes)
     try:
         (out, out_size), (err, err_size), _ = await asyncio.gather(
-            _read_capped(proc.stdout),
-            _read_capped(proc.stderr),
+            _read_capped(proc.stdout, keep),
+            _read_capped(proc.stderr, keep),
             _feed(proc, stdin),
         )
         await proc.wait()
@@ -74,14 +84,14 @@ async def shell(value: Any) -> dict[str, Any]:
         _kill_group(proc.pid)
         await _reap(proc)
         raise
-    stderr = _text(err, err_size, "stderr")
+    stderr = _text(err, err_size, "stderr", secrets)
     result = {
         "exit_code": proc.returncode,
-        "stdout": _text(out, out_size, "stdout"),
+        "stdout": _text(out, out_size, "stdout", secrets),
         "stderr": stderr,
     }
     if proc.returncode != 0:
-        tail = stderr[-ERROR_TAIL:].strip()
+        tail = secrets.tail(stderr, ERROR_TAIL).strip()
         message = f"shell: {argv[0]} exited with status {proc.returncode}"
         raise StepError(
             f"{message}: {tail}" if tail else message,
@@ -143,17 +153,17 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
             await asyncio.shield(waiter)
 
 
-async def _read_capped(stream: asyncio.StreamReader | None) -> tuple[bytes, int]:
-    """Keep the first ``OUTPUT_LIMIT`` bytes; read (and drop) the rest, so a chatty
-    command neither blocks on a full pipe nor fills the memory."""
+async def _read_capped(stream: asyncio.StreamReader | None, keep: int) -> tuple[bytes, int]:
+    """Keep the first ``keep`` bytes; read (and drop) the rest, so a chatty command
+    neither blocks on a full pipe nor fills the memory."""
     if stream is None:
         return b"", 0
     kept = bytearray()
     size = 0
     while chunk := await stream.read(65536):
         size += len(chunk)
-        if len(kept) < OUTPUT_LIMIT:
-            kept += chunk[: OUTPUT_LIMIT - len(kept)]
+        if len(kept) < keep:
+            kept += chunk[: keep - len(kept)]
     return bytes(kept), size
 
 
@@ -166,11 +176,15 @@ async def _feed(proc: asyncio.subprocess.Process, stdin: str | None) -> None:
     proc.stdin.close()
 
 
-def _text(data: bytes, size: int, name: str) -> str:
-    text = data.decode("utf-8", errors="replace")
-    if size > len(data):
-        text += f"\n[plait: {name} cut at {len(data)} of {size} bytes]"
-    return text
+def _text(data: bytes, size: int, name: str, secrets: Secrets) -> str:
+    """A stream's text: its first ``OUTPUT_LIMIT`` bytes (masked before the cut), and a
+    note of the cut."""
+    if size <= OUTPUT_LIMIT:
+        return data.decode("utf-8", errors="replace")
+    # The characters the first OUTPUT_LIMIT bytes hold, out of all that were kept.
+    limit = len(data[:OUTPUT_LIMIT].decode("utf-8", errors="replace"))
+    text = secrets.head(data.decode("utf-8", errors="replace"), limit)
+    return text + f"\n[plait: {name} cut at {OUTPUT_LIMIT} of {size} bytes]"
 
 
 # -- validation (issue 19) --------------------------------------------------------------
@@ -313,6 +327,7 @@ SHELL = Tool(
     "shell",
     shell,
     is_async=True,
+    wants_ctx=True,
     style="input",
     description="run `command` (argv list; a string with `shell: true`)",
     check=check_input,
