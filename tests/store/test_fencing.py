@@ -12,6 +12,7 @@ that B had already recorded.)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import textwrap
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from e2e_support import (
@@ -36,8 +38,11 @@ from e2e_support import (
     write_json,
 )
 
-from plait.store import open_store
-from plait.store.records import loads
+import plait
+from plait.durable import prepare_resume
+from plait.errors import WorkflowError
+from plait.store import Store, open_store
+from plait.store.records import RunRecord, loads
 
 HELPER = '''
 """Fenced steps: log the start (durably) with the process id, or wait for a gate."""
@@ -168,3 +173,53 @@ def test_a_lease_ttl_that_is_not_a_number_is_refused_in_one_line(tmp_path: Path)
     assert "PLAIT_LEASE_TTL must be a number of seconds from 1 to 86400, not 'soon'" in (
         done.stderr
     )
+
+
+class _StaleFirstRead:
+    """A store whose first ``get_run`` answers with the record as it was before another
+    process resumed the run: what a resume read just before that other one ran."""
+
+    def __init__(self, store: Store, stale: RunRecord) -> None:
+        self._store = store
+        self._stale: RunRecord | None = stale
+
+    def get_run(self, run_id: str) -> RunRecord:
+        stale, self._stale = self._stale, None
+        return stale if stale is not None else self._store.get_run(run_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_resume_refuses_a_run_another_resume_ran_since_it_was_read(tmp_path: Path) -> None:
+    url = str(tmp_path / "plait.db")
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "fails",
+            "steps": [
+                {"id": "a", "tool": "echo", "input": 1},
+                {"id": "b", "tool": "fail", "input": {"message": "no"}, "dependsOn": ["a"]},
+            ],
+        }
+    )
+    failed = asyncio.run(wf.run(store=url))
+    assert failed.status.value == "failed"
+    store = open_store(url)
+    try:
+        read_first = store.get_run(failed.run_id)
+        # Another resume runs it (b fails again) and gives the lease back.
+        again = asyncio.run(plait.resume(failed.run_id, store=url, workflow=wf, from_failure=True))
+        assert again.status.value == "failed"
+        attempts = len(store.get_steps(failed.run_id))
+
+        with pytest.raises(WorkflowError, match="was resumed by another process meanwhile"):
+            prepare_resume(
+                failed.run_id,
+                cast(Store, _StaleFirstRead(store, read_first)),
+                from_failure=True,
+                plan=wf.plan,
+            )
+        assert len(store.get_steps(failed.run_id)) == attempts  # b did not run a third time
+        assert store.get_run(failed.run_id).lease_owner is None  # the lease was given back
+    finally:
+        store.close()
