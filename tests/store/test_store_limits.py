@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from e2e_support import Processes, store_for, write_json
@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 import plait
 from plait.errors import StoreError
-from plait.store import open_store
+from plait.store import Store, open_store
 from plait.store.records import loads
 from plait.store.schema import KEY_BYTES
 
@@ -173,5 +173,36 @@ def test_a_version_1_postgres_store_gets_text_columns(empty_postgres_url: str) -
             ).all()
         assert types == []
         assert store.get_run(paused.run_id).workflow == "w" * 300
+    finally:
+        store.close()
+
+
+class _ReadsFail:
+    """A SQLite store whose reads fail (a disk error, say) while its writes go through."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def cancel_requested(self, run_id: str) -> bool:
+        raise StoreError(f"store {self._store.url}: cannot read the run: disk I/O error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_store_failing_mid_run_on_a_read_ends_the_run_recorded_failed(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "plait.db"))
+    wf = plait.Workflow.from_dict(
+        {"name": "w", "steps": [{"id": "nap", "tool": "sleep", "input": {"duration": "60s"}}]}
+    )
+    try:
+        with pytest.raises(StoreError, match=r"disk I/O error; run \w+ is recorded failed") as info:
+            asyncio.run(wf.run(store=cast(Store, _ReadsFail(store))))
+        (run,) = store.list_runs()
+        assert run.id in str(info.value)
+        assert run.status == "failed"
+        assert run.lease_owner is None
+        assert loads(run.error)["type"] == "StoreError"
+        assert [s.status for s in store.get_steps(run.id)] == ["cancelled"]
     finally:
         store.close()

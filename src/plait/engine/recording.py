@@ -217,6 +217,7 @@ class Recorder:
         if self._start_timer is not None:
             self._start_timer.cancel()
             self._start_timer = None
+        run_id = self._run.run_id
         self.event("run_finished", payload={"status": result.status.value})
         error = result.error
         values = {
@@ -232,11 +233,14 @@ class Recorder:
         }
         self._writer.put(RunUpdate(self._run.run_id, values))
         await self._writer.close()
-        if self._writer.failed is not None:
-            self.error = self._writer.failed
+        failed = self._writer.failed
+        if failed is not None:  # the run's end was not written
+            self.error = failed if isinstance(failed, LeaseHeld) else await self._end_failed(failed)
+        elif self.error is not None and not isinstance(self.error, LeaseHeld):
+            # A read or a renewal failed, and stopped the run; its end is written.
+            status = result.status.value
+            self.error = type(self.error)(f"{self.error.plain}; run {run_id} is recorded {status}")
         if self.error is not None:
-            if not isinstance(self.error, LeaseHeld):
-                self.error = await self._end_failed(self.error)
             raise self.error
 
     async def _end_failed(self, error: StoreError) -> StoreError:
