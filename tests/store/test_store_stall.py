@@ -33,6 +33,7 @@ from e2e_support import (
     write_json,
 )
 
+from plait.errors import StoreError
 from plait.store import Store, open_store
 from plait.store.records import loads
 
@@ -156,3 +157,34 @@ def test_a_store_that_takes_no_write_at_all_leaves_a_run_resume_can_finish(
     assert resumed.returncode == 0, resumed.stderr
     assert document(resumed)["status"] == "succeeded"
     assert log_lines(stalled.log) == ["a", "b", "b", "c"]  # b's end was never recorded
+
+
+def test_the_timeouts_in_the_url_reach_the_server(postgres_url: str) -> None:
+    url = f"{postgres_url}?statement_timeout=250ms&connect_timeout=3&application_name=plait_probe"
+    store = open_store(url)
+    try:
+        with store.reader.connect() as conn:  # type: ignore[attr-defined]
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "250ms"
+            assert conn.exec_driver_sql("SHOW application_name").scalar_one() == "plait_probe"
+    finally:
+        store.close()
+    store = open_store(postgres_url)  # the defaults
+    try:
+        with store.reader.connect() as conn:  # type: ignore[attr-defined]
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "10s"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("statement_timeout=soon", "statement_timeout must be milliseconds or a duration"),
+        ("connect_timeout=1.5", "connect_timeout must be a whole number of seconds, not '1.5'"),
+        ("statement_timeout=1s&statement_timeout=2s", "statement_timeout is given 2 times"),
+    ],
+)
+def test_a_bad_timeout_in_the_url_is_one_line(postgres_url: str, query: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message) as info:
+        open_store(f"{postgres_url}?{query}")
+    assert "\n" not in str(info.value)

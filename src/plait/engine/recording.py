@@ -302,9 +302,9 @@ class Recorder:
             held = await asyncio.to_thread(
                 self.store.renew_lease, run.run_id, self.owner, self.lease_ttl, sent
             )
-        except StoreError as exc:
+        except StoreError as exc:  # the store fails: the run stops, failed
             self._on_store_error(exc)
-            held = False
+            return False
         if held:
             self._lease_renewed(sent)
             return True

@@ -57,7 +57,7 @@ class PostgresStore(SqlStore):
         if "statement timeout" in message:
             return (
                 f"{message} (statement_timeout={self.statement_timeout}: the database did "
-                "not answer in time; raise it in the store URL, ?statement_timeout=30s)"
+                "not answer in time; to wait longer, raise ?statement_timeout= in the store URL)"
             )
         return message
 
