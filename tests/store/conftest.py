@@ -27,9 +27,8 @@ def _admin_connect():  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session."""
+def _new_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
     try:
         admin = _admin_connect()
     except Exception as exc:  # the driver's errors vary; any means "cannot reach it"
@@ -43,6 +42,18 @@ def postgres_url() -> Iterator[str]:
     finally:
         with _admin_connect() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    yield from _new_database()
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this one test (no tables yet)."""
+    yield from _new_database()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

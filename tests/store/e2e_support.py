@@ -55,11 +55,12 @@ class Processes:
         self.cwd = cwd
         self._started: list[subprocess.Popen[str]] = []
 
-    def start(self, *args: object) -> subprocess.Popen[str]:
+    def start(self, *args: object, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start ``plait ARGS`` (``env``: variables to add to ``child_env()``)."""
         proc = subprocess.Popen(
             plait_argv(*args),
             cwd=self.cwd,
-            env=child_env(),
+            env={**child_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -11,22 +11,23 @@ import os
 import socket
 import time
 
-from plait.engine.recording import LEASE_TTL
+from plait.engine.recording import configured_lease_ttl
 from plait.store import Store
 from plait.store.records import RunRecord
 
 
-def take_lease(store: Store, record: RunRecord, owner: str) -> bool:
+def take_lease(store: Store, record: RunRecord, owner: str, ttl: float | None = None) -> bool:
     """Whether ``owner`` now holds the run's lease (it was free, expired, or held by a
-    dead process on this machine)."""
+    dead process on this machine), for ``ttl`` seconds (default: ``configured_lease_ttl()``)."""
+    ttl = configured_lease_ttl() if ttl is None else ttl
     now = time.time()
-    if store.acquire_lease(record.id, owner, LEASE_TTL, now):
+    if store.acquire_lease(record.id, owner, ttl, now):
         return True
     # Still leased: on this machine, a holder whose process is gone can be taken over
     # at once (the lease would expire anyway; there is no reason to wait for it).
     fresh = store.get_run(record.id)
     if fresh.lease_owner and _holder_is_dead(fresh.lease_owner):
-        return store.acquire_lease(record.id, owner, LEASE_TTL, now, steal_from=fresh.lease_owner)
+        return store.acquire_lease(record.id, owner, ttl, now, steal_from=fresh.lease_owner)
     return False
 
 

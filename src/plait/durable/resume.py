@@ -14,7 +14,7 @@ from plait.definition.loader import parse_definition, parse_text, read_text_file
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.durable.lease import take_lease
 from plait.durable.start import definition_hash
-from plait.engine.recording import Recorder, Restored, lease_owner
+from plait.engine.recording import Recorder, Restored, configured_lease_ttl, lease_owner
 from plait.engine.result import from_iso
 from plait.engine.run import Run
 from plait.errors import InputError, LeaseHeld, Problem, WorkflowError
@@ -69,12 +69,14 @@ def prepare_resume(
     bound = bind_inputs(plan, given, text_keys=set(text_inputs))
     env = bind_env(plan, allow_env)
     owner = lease_owner()
-    if not take_lease(store, record, owner):
+    ttl = configured_lease_ttl()
+    if not take_lease(store, record, owner, ttl):
         raise LeaseHeld(
             f"run {record.id} is being executed by {record.lease_owner}; wait for it, or "
             "cancel it with plait cancel"
         )
     try:
+        _check_unchanged(record, store.get_run(record.id))
         steps = store.get_steps(record.id)
         restored, attempts = _restorable(steps, env, plan)
         seq = store.max_event_seq(record.id)
@@ -91,8 +93,21 @@ def prepare_resume(
         env=env,
         signals=given_signals,
     )
-    run.attach_recorder(Recorder(store, seq=seq, owner=owner))
+    run.attach_recorder(Recorder(store, seq=seq, owner=owner, lease_ttl=ttl))
     return run
+
+
+def _check_unchanged(checked: RunRecord, held: RunRecord) -> None:
+    """The run whose lease was taken is the run that was checked: no other process ran
+    it in between. (Two resumes read a crashed run; one runs it to ``failed`` and gives
+    the lease back; the other, taking the lease then, would run the failed step again
+    on the strength of its stale "still running".)"""
+    before = (checked.status, checked.updated_at, checked.finished_at)
+    if (held.status, held.updated_at, held.finished_at) != before:
+        raise WorkflowError(
+            f"run {held.id} was resumed by another process meanwhile (it is now "
+            f"{held.status}); nothing was run: see plait runs show {held.id}"
+        )
 
 
 def _signal_value(text: Any) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler import NO_ENV, EnvBinding, Plan
-from plait.engine.recording import LEASE_TTL, Recorder, lease_owner, outline
+from plait.engine.recording import Recorder, configured_lease_ttl, lease_owner, outline
 from plait.engine.result import iso
 from plait.engine.run import Run
 from plait.executors.select import Choice
@@ -55,6 +55,7 @@ def new_run(
     env: EnvBinding = NO_ENV,
 ) -> Run:
     """A run that records itself in ``store`` from its first step."""
+    ttl = configured_lease_ttl()
     run = Run(plan, inputs, run_id=run_id, executor=executor, env=env)
     now = time.time()
     owner = lease_owner()
@@ -68,10 +69,10 @@ def new_run(
         outline=definition.outline,
         inputs=dumps(inputs, loose=True),
         lease_owner=owner,
-        lease_expires_at=now + LEASE_TTL,
+        lease_expires_at=now + ttl,
         created_at=iso(now),
         started_at=iso(now),
         updated_at=iso(now),
     )
-    run.attach_recorder(Recorder(store, record=record, owner=owner))
+    run.attach_recorder(Recorder(store, record=record, owner=owner, lease_ttl=ttl))
     return run

@@ -9,11 +9,24 @@ writer thread (``engine/writer.py``) commits them in batches:
 A step's success is released to its dependents only once it is on disk, so what a
 dependent consumed is what a resume will reuse. Failures and skips need no wait.
 Every failed attempt keeps its own row, with its error (traceback included).
+
+The lease fences the run twice. Every batch is written only while this process holds
+the run's lease (the store checks the owner in the batch's transaction). And no step
+starts once the lease may have been lost: the watch loop renews it every third of its
+TTL, and each renewal confirmed moves a local deadline (``lease_deadline``) to a sixth
+of the TTL before the lease would expire. A step about to call its tool past that
+deadline first renews the lease itself (``confirm_lease``); if another process took
+it meanwhile, the run stops and the step never starts (issue 19: a process frozen by
+SIGSTOP past its lease came back and ran four steps its successor had recorded)::
+
+    A: renewed ─ SIGSTOP ─────────────── SIGCONT: past the deadline → renew: lost → stop
+    B:             lease expires ─ resume: takes the lease, runs the steps, finishes
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -25,7 +38,7 @@ from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.engine.writer import BatchWriter, Callback
-from plait.errors import RunError, StepFailed, StoreError
+from plait.errors import LeaseHeld, RunCancelled, RunError, StepFailed, StoreError, WorkflowError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
@@ -50,9 +63,19 @@ class RunControl(Protocol):
 
 
 # `dumps` is the store's JSON text helper (store/records.py), here for the engine.
-__all__ = ["LEASE_TTL", "Recorder", "Restored", "dumps", "lease_owner", "outline", "storable"]
+__all__ = [
+    "LEASE_TTL",
+    "Recorder",
+    "Restored",
+    "configured_lease_ttl",
+    "dumps",
+    "lease_owner",
+    "outline",
+    "storable",
+]
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
+LEASE_TTL_VAR = "PLAIT_LEASE_TTL"
 START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 
@@ -69,6 +92,24 @@ def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
 
 def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def configured_lease_ttl() -> float:
+    """Seconds a lease outlives its last renewal: ``$PLAIT_LEASE_TTL``, else 30. A
+    shorter one lets another machine take over a dead holder's run sooner (tests use
+    a second or two); every renewal is a write, every third of it."""
+    given = os.environ.get(LEASE_TTL_VAR)
+    if not given:
+        return LEASE_TTL
+    try:
+        value = float(given)
+    except ValueError:
+        value = float("nan")
+    if not 1.0 <= value <= 86_400.0:
+        raise WorkflowError(
+            f"{LEASE_TTL_VAR} must be a number of seconds from 1 to 86400, not {given!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +137,7 @@ class Recorder:
         record: RunRecord | None = None,
         seq: int = 0,
         owner: str | None = None,
-        lease_ttl: float = LEASE_TTL,
+        lease_ttl: float | None = None,
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self.store = store
@@ -104,7 +145,13 @@ class Recorder:
         self.owner = (
             owner or (record.lease_owner if record is not None else None) or (lease_owner())
         )
-        self.lease_ttl = lease_ttl
+        self.lease_ttl = lease_ttl if lease_ttl is not None else configured_lease_ttl()
+        # When no new step may start without confirming the lease first (time.time(),
+        # the clock the stored expiry is on); set when the run begins.
+        self.lease_deadline = 0.0
+        self._renewed_at = 0.0
+        self._renewal: asyncio.Future[bool] | None = None
+        self._lease_lost = False
         self.poll_interval = poll_interval
         self._writer: BatchWriter | None = None
         self._seq = seq
@@ -126,22 +173,33 @@ class Recorder:
         self._run = run
         self._secrets = run.secrets
         loop = asyncio.get_running_loop()
+        # Every batch is written only while this process holds the run's lease: a
+        # process that stalled past its lease and lost it cannot write over the new one.
+        fence = (run.run_id, self.owner)
         if self.record is not None:
+            now = time.time()
+            if self.record.lease_expires_at is not None:  # as new_run took it
+                now = self.record.lease_expires_at - self.lease_ttl
             await asyncio.to_thread(self.store.write, [self.record])
         else:
+            now = time.time()
             update = RunUpdate(
                 run.run_id,
                 {
                     "status": "running",
                     "finished_at": None,
                     "cancel_requested": False,
-                    "updated_at": iso(time.time()),
+                    "updated_at": iso(now),
+                    "lease_expires_at": now + self.lease_ttl,
                 },
             )
-            await asyncio.to_thread(self.store.write, [update])
-        # Every batch is written only while this process holds the run's lease: a
-        # process that stalled past its lease and lost it cannot write over the new one.
-        fence = (run.run_id, self.owner)
+            try:
+                await asyncio.to_thread(self.store.write, [update], fence)
+            except StoreError:
+                with contextlib.suppress(StoreError):  # let whoever comes next take it
+                    await asyncio.to_thread(self.store.release_lease, run.run_id, self.owner)
+                raise
+        self._lease_renewed(now)
         self._writer = BatchWriter(self.store, loop, self._on_store_error, fence)
         self.event("run_started" if self.record is not None else "run_resumed")
         self._watch = asyncio.create_task(self._watch_loop())
@@ -154,9 +212,12 @@ class Recorder:
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
+        if self._renewal is not None:  # never renew the lease after giving it back
+            await asyncio.gather(self._renewal, return_exceptions=True)
         if self._start_timer is not None:
             self._start_timer.cancel()
             self._start_timer = None
+        run_id = self._run.run_id
         self.event("run_finished", payload={"status": result.status.value})
         error = result.error
         values = {
@@ -172,29 +233,98 @@ class Recorder:
         }
         self._writer.put(RunUpdate(self._run.run_id, values))
         await self._writer.close()
-        if self._writer.failed is not None:
-            self.error = self._writer.failed
+        failed = self._writer.failed
+        if failed is not None:  # the run's end was not written
+            self.error = failed if isinstance(failed, LeaseHeld) else await self._end_failed(failed)
+        elif self.error is not None and not isinstance(self.error, LeaseHeld):
+            # A read or a renewal failed, and stopped the run; its end is written.
+            status = result.status.value
+            self.error = type(self.error)(f"{self.error.plain}; run {run_id} is recorded {status}")
         if self.error is not None:
             raise self.error
 
-    async def _watch_loop(self) -> None:
-        """Poll for a cancel request from another process; keep the lease alive."""
+    async def _end_failed(self, error: StoreError) -> StoreError:
+        """The store refused a write mid-run: record the run ``failed`` if the store
+        still takes that one small write, so it is never left ``running`` until its
+        lease expires; the error says which it was."""
+        assert self._run is not None
+        now = iso(time.time())
+        failure = RunError(error.plain, type="StoreError").to_dict()
+        update = RunUpdate(
+            self._run.run_id,
+            {
+                "status": "failed",
+                "error": self._secrets.json_text(dumps(failure)),
+                "finished_at": now,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
+        fence = (self._run.run_id, self.owner)
+        try:
+            await asyncio.to_thread(self.store.write, [update], fence)
+        except StoreError:
+            return type(error)(
+                f"{error.plain}; run {self._run.run_id} is still recorded running: "
+                f"plait resume {self._run.run_id} goes on with it"
+            )
+        return type(error)(f"{error.plain}; run {self._run.run_id} is recorded failed")
+
+    # -- the lease ----------------------------------------------------------------------
+
+    def _lease_renewed(self, at: float) -> None:
+        """The store confirmed the lease, renewed at ``at``: it holds until ``at + TTL``;
+        new steps may start until a sixth of the TTL before (a margin for clock skew
+        between machines)."""
+        self._renewed_at = at
+        self.lease_deadline = at + self.lease_ttl * 5 / 6
+
+    async def confirm_lease(self) -> None:
+        """Called before a step calls its tool once ``lease_deadline`` has passed: renew
+        the lease now (one renewal for every step waiting). If another process took it,
+        the run is cancelled and ``RunCancelled`` raised: the step never starts."""
+        if not await asyncio.shield(self._renew()):
+            raise RunCancelled("the run's lease was lost: another process executes it now")
+
+    def _renew(self) -> asyncio.Future[bool]:
+        if self._renewal is None or self._renewal.done():
+            self._renewal = asyncio.ensure_future(self._renew_now())
+        return self._renewal
+
+    async def _renew_now(self) -> bool:
         run = self._run
         assert run is not None
-        last_renewal = time.time()
+        if self._lease_lost:
+            return False
+        sent = time.time()
+        try:
+            held = await asyncio.to_thread(
+                self.store.renew_lease, run.run_id, self.owner, self.lease_ttl, sent
+            )
+        except StoreError as exc:  # the store fails: the run stops, failed
+            self._on_store_error(exc)
+            return False
+        if held:
+            self._lease_renewed(sent)
+            return True
+        self._lease_lost = True
+        self.lease_deadline = 0.0
+        run.cancel("lost the run's lease to another process")
+        return False
+
+    async def _watch_loop(self) -> None:
+        """Keep the lease alive; poll for a cancel request from another process."""
+        run = self._run
+        assert run is not None
         while True:
             await asyncio.sleep(self.poll_interval)
+            due = time.time() - self._renewed_at >= self.lease_ttl / 3
+            if due and not await asyncio.shield(self._renew()):
+                return  # lost: the run is cancelled
             try:
                 if await asyncio.to_thread(self.store.cancel_requested, run.run_id):
                     run.cancel("cancelled from another process (plait cancel)")
-                now = time.time()
-                if now - last_renewal >= self.lease_ttl / 3:
-                    held = await asyncio.to_thread(
-                        self.store.renew_lease, run.run_id, self.owner, self.lease_ttl, now
-                    )
-                    last_renewal = now
-                    if not held:
-                        run.cancel("lost the run's lease to another process")
             except StoreError as exc:
                 self._on_store_error(exc)
                 return

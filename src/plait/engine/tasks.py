@@ -162,6 +162,8 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
     clock = asyncio.get_running_loop().time if policy is not None else None
     first = clock() if clock is not None else 0.0
     while True:
+        if recorder is not None and time.time() > recorder.lease_deadline:
+            await recorder.confirm_lease()  # the fence: no call once the lease may be lost
         st.attempts += 1
         if recorder is not None:
             recorder.step_started(st, value)

@@ -1,4 +1,11 @@
-"""The tables, defined once for every dialect (SQLAlchemy Core)."""
+"""The tables, defined once for every dialect (SQLAlchemy Core).
+
+Every text column is ``TEXT``, with no length: what SQLite keeps, PostgreSQL keeps too
+(a 255-character limit on PostgreSQL alone once failed mid-run a workflow that ran on
+SQLite). The one limit both share is on the ids a PostgreSQL index holds whole (a run's
+id, a workflow's name, a step execution's node id): ``KEY_BYTES`` each, checked by the
+store before it writes, the same on both (see ``sql.check_keys``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,13 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Table,
     Text,
 )
+
+# PostgreSQL refuses an index entry over 2,704 bytes; a step execution's key holds a
+# run id and a node id: two keys of 1,024 bytes and the attempt fit, on both stores.
+KEY_BYTES = 1024
 
 metadata = MetaData()
 
@@ -26,10 +36,10 @@ schema_version = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("workflow", String(255), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("definition_hash", String(64)),
+    Column("id", Text, primary_key=True),
+    Column("workflow", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("definition_hash", Text),
     Column("definition", Text),
     Column("file", Text),
     Column("outline", Text),
@@ -37,13 +47,13 @@ runs = Table(
     Column("outputs", Text),
     Column("error", Text),
     Column("stats", Text),
-    Column("lease_owner", String(255)),
+    Column("lease_owner", Text),
     Column("lease_expires_at", Float),
     Column("cancel_requested", Boolean, nullable=False, default=False),
-    Column("created_at", String(40)),
-    Column("started_at", String(40)),
-    Column("finished_at", String(40)),
-    Column("updated_at", String(40)),
+    Column("created_at", Text),
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    Column("updated_at", Text),
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_workflow", "workflow"),
     Index("ix_runs_status", "status"),
@@ -52,34 +62,34 @@ runs = Table(
 step_executions = Table(
     "step_executions",
     metadata,
-    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("node_id", String(512), primary_key=True),
+    Column("run_id", Text, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("node_id", Text, primary_key=True),
     Column("attempt", Integer, primary_key=True),
-    Column("step_id", String(255), nullable=False),
-    Column("parent_step_id", String(255)),
-    Column("branch_name", String(255)),
+    Column("step_id", Text, nullable=False),
+    Column("parent_step_id", Text),
+    Column("branch_name", Text),
     Column("branch_index", Integer),
     Column("loop_iteration", Integer),
-    Column("join_policy", String(16)),
-    Column("status", String(16), nullable=False),
+    Column("join_policy", Text),
+    Column("status", Text, nullable=False),
     Column("input", Text),
     Column("output", Text),
     Column("error", Text),
     Column("reason", Text),
     Column("detail", Text),
-    Column("started_at", String(40)),
-    Column("finished_at", String(40)),
-    Column("output_masks", Text),  # migration 2 (migrations/output_masks.py)
+    Column("started_at", Text),
+    Column("finished_at", Text),
+    Column("output_masks", Text),  # migration 3 (migrations/v003_output_masks.py)
 )
 
 events = Table(
     "events",
     metadata,
-    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("run_id", Text, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("seq", Integer, primary_key=True),
-    Column("time", String(40), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("node_id", String(512)),
+    Column("time", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("node_id", Text),
     Column("payload", Text),
 )
 

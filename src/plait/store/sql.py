@@ -26,12 +26,13 @@ from plait.store.records import (
     run_from_row,
     step_from_row,
 )
-from plait.store.schema import events, runs, step_executions
+from plait.store.schema import KEY_BYTES, events, runs, step_executions
 
 _STEP_COLUMNS = list(StepRecord._fields)
 _RUN_COLUMNS = [f.name for f in dataclasses.fields(RunRecord)]
 _NAMED = re.compile(r"%\((\w+)\)s")
 _STEP_KEY = ("run_id", "node_id", "attempt")
+_LONG_KEY = KEY_BYTES // 4  # a shorter text cannot be over KEY_BYTES in UTF-8
 
 
 class SqlStore:
@@ -49,10 +50,20 @@ class SqlStore:
         self.engine = engine.execution_options(plait_write=True)
         self.url = url
         with self._translate("open"), self.engine.begin() as conn:
+            self.schema_lock(conn)
             migrate(conn, url)
         rows = self.rows_per_statement
         self._upsert_step = _Bulk(self._step_upsert_statement(), engine, rows)
         self._insert_event = _Bulk(events.insert(), engine, rows)
+
+    def schema_lock(self, conn: Connection) -> None:
+        """Hold, until ``conn``'s transaction ends, the lock that lets one process at a
+        time create or migrate the schema. SQLite: the write lock ``BEGIN IMMEDIATE``
+        took already; PostgreSQL overrides this."""
+
+    def explain(self, message: str) -> str:
+        """The database's error message, with what the user can do about it."""
+        return message
 
     @contextlib.contextmanager
     def _translate(self, what: str) -> Iterator[None]:
@@ -62,7 +73,7 @@ class SqlStore:
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
             message = str(cause).strip().splitlines()[0] if str(cause).strip() else repr(cause)
-            raise StoreError(f"store {self.url}: cannot {what}: {message}") from None
+            raise StoreError(f"store {self.url}: cannot {what}: {self.explain(message)}") from None
 
     # -- writes ------------------------------------------------------------------
 
@@ -73,12 +84,16 @@ class SqlStore:
         new_events: list[EventRecord] = []
         for item in batch:
             if isinstance(item, StepRecord):
+                if len(item.node_id) > _LONG_KEY:
+                    self._check_key(item.node_id, f"run {item.run_id}: node id")
                 steps[item.key] = keep_final(steps.get(item.key), item)
             elif isinstance(item, EventRecord):
                 new_events.append(item)
             elif isinstance(item, RunUpdate):
                 updates.append(item)
             else:
+                self._check_key(item.id, "run id")
+                self._check_key(item.workflow, f"run {item.id}: workflow name")
                 new_runs.append(_utf8(_row(item, _RUN_COLUMNS)))
         with self._translate("write"), self.engine.begin() as conn:
             if fence is not None:
@@ -92,15 +107,25 @@ class SqlStore:
             for update in updates:
                 conn.execute(runs.update().where(runs.c.id == update.run_id).values(update.values))
 
+    def _check_key(self, key: str, what: str) -> None:
+        """The same limit on SQLite as on PostgreSQL (whose index refuses more)."""
+        size = len(key.encode("utf-8", "surrogatepass"))
+        if size > KEY_BYTES:
+            shown = key if len(key) <= 40 else f"{key[:40]}..."
+            raise StoreError(
+                f"store {self.url}: cannot write: {what} '{shown}' is {size:,} bytes long; "
+                f"a store keeps ids of up to {KEY_BYTES:,} bytes"
+            )
+
     def _check_fence(self, conn: Connection, run_id: str, owner: str) -> None:
         stmt = select(runs.c.lease_owner).where(runs.c.id == run_id)
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         holder = conn.execute(stmt).scalar_one_or_none()
         if holder != owner:
+            by = f"held by {holder}" if holder else "another process took it and let it go"
             raise LeaseHeld(
-                f"run {run_id}: this process no longer holds its lease (held by {holder}); "
-                "it stops writing"
+                f"run {run_id}: this process no longer holds its lease ({by}); it stops writing"
             )
 
     def _step_upsert_statement(self) -> Insert:

@@ -5,8 +5,14 @@ latest version. An older database is brought forward by each migration after its
 version, in order, in one transaction. A newer database is refused: an older plait
 must not write into a schema it does not know.
 
-To change the schema: edit ``schema.py`` and append a migration here that takes a
-database of the previous version to the new one (each in a module of its own).
+To change the schema: edit ``schema.py``, and add a module ``vNNN_what.py`` here with a
+``migrate(conn)`` that takes a database of the previous version to the new one; append
+it to ``MIGRATIONS``.
+
+Two processes opening one new (or old) database at once must not both create or
+migrate it: the dialect serializes them (``SqlStore.schema_lock``: a PostgreSQL
+advisory lock; SQLite's write lock, taken by ``BEGIN IMMEDIATE``), and whoever comes
+second finds the schema current.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select
 
 from plait.errors import StoreError
-from plait.store.migrations.output_masks import add_output_masks
+from plait.store.migrations import v002_text_columns, v003_output_masks
 from plait.store.schema import PLAIT_TABLES, metadata, schema_version
 
 Migration = Callable[[Connection], None]
 
 # MIGRATIONS[i] takes version i+1 to version i+2. Version 1 is the first schema.
-MIGRATIONS: list[Migration] = [add_output_masks]
+MIGRATIONS: list[Migration] = [
+    v002_text_columns.migrate,  # 1 → 2: TEXT columns, without a length
+    v003_output_masks.migrate,  # 2 → 3: step_executions.output_masks
+]
 LATEST = 1 + len(MIGRATIONS)
 
 

@@ -1,4 +1,4 @@
-"""Version 1 → 2: ``step_executions.output_masks``.
+"""Version 2 → 3: ``step_executions.output_masks``.
 
 Where the secrets masked out of a step's recorded output stood (``secrets.json_masked``),
 so that a resume gives dependents the real values again instead of ``***``. Rows
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 
-def add_output_masks(conn: Connection) -> None:
+def migrate(conn: Connection) -> None:
     # Plain DDL, the same on SQLite and PostgreSQL: a nullable column, no default, so
     # neither rewrites the table.
     conn.execute(text("ALTER TABLE step_executions ADD COLUMN output_masks TEXT"))
