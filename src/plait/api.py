@@ -18,7 +18,7 @@ import copy
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.compiler.subworkflows import register_workflow as register_subworkflow
@@ -37,7 +37,12 @@ from plait.engine.run import Run
 from plait.errors import ValidationError
 from plait.executors.base import Executor
 from plait.executors.select import check_available, parse_choice, specs_used
+from plait.observability import attach, attach_resumed
 from plait.store import Store
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
 
 # Where steps run (issue 7): an Executor, or 'process', 'dask://HOST:PORT', a mapping...
 ExecutorArg = Executor | ExecutorSpec | str | Mapping[str, Any] | None
@@ -170,6 +175,8 @@ class Workflow:
         text_inputs: Collection[str] = (),
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        tracer_provider: TracerProvider | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
@@ -178,6 +185,10 @@ class Workflow:
         ``Store`` or a URL), the run and every step execution are recorded there.
         ``${env.NAME}`` reads the variables declared under ``env:`` and those named in
         ``allow_env``; their values are masked in what the run records and reports.
+        With ``tracer_provider`` (OpenTelemetry, ``plait[otel]``) the run is traced
+        there, as it is in the global provider if the workflow says ``tracing:``; with
+        ``metrics`` (a Prometheus ``CollectorRegistry``) it reports into that registry
+        (docs/observability.md).
         """
         plan = self.plan
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
@@ -185,16 +196,19 @@ class Workflow:
         check_available(specs_used(plan, executor), self._file)
         env = bind_env(plan, allow_env)
         if store is None:
-            return Run(plan, bound, run_id=run_id, executor=executor, env=env)
-        return new_run(
-            plan,
-            bound,
-            self.definition(),
-            as_store(store),
-            run_id=run_id,
-            executor=executor,
-            env=env,
-        )
+            the_run = Run(plan, bound, run_id=run_id, executor=executor, env=env)
+        else:
+            the_run = new_run(
+                plan,
+                bound,
+                self.definition(),
+                as_store(store),
+                run_id=run_id,
+                executor=executor,
+                env=env,
+            )
+        attach(the_run, tracer_provider=tracer_provider, metrics=metrics)
+        return the_run
 
     async def run(
         self,
@@ -204,12 +218,21 @@ class Workflow:
         executor: ExecutorArg = None,
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        tracer_provider: TracerProvider | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
-        failed run: look at ``result.status``). ``store`` records it (default: not)."""
+        failed run: look at ``result.status``). ``store`` records it (default: not);
+        ``tracer_provider`` traces it, ``metrics`` measures it (see ``create_run``)."""
         async with _opened(store) as opened:
             the_run = self.create_run(
-                inputs, run_id=run_id, executor=executor, store=opened, allow_env=allow_env
+                inputs,
+                run_id=run_id,
+                executor=executor,
+                store=opened,
+                allow_env=allow_env,
+                tracer_provider=tracer_provider,
+                metrics=metrics,
             )
             return await the_run.execute()
 
@@ -238,12 +261,16 @@ async def resume(
     executor: ExecutorArg = None,
     allow_env: Collection[str] = (),
     signals: Mapping[str, Any] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    metrics: CollectorRegistry | None = None,
 ) -> RunResult:
     """Go on with an interrupted run (its process died) or, with ``from_failure``, a
     failed one: every step that succeeded keeps its output and is not run again.
     ``workflow`` supplies the definition for a run built in code (with functions as
     tools); a run from a file is resumed from the file, or its recorded text. A paused
-    run goes on with ``signals`` (signal name -> value for its ``wait`` steps)."""
+    run goes on with ``signals`` (signal name -> value for its ``wait`` steps). A traced
+    resume goes on in the trace of the run's first attempt (``Workflow.create_run``
+    says how to trace and measure)."""
     async with _opened(store, default=True) as opened:
         assert opened is not None
         the_run = await asyncio.to_thread(
@@ -257,6 +284,9 @@ async def resume(
             executor=parse_choice(executor),
             allow_env=allow_env,
             signals=signals,
+        )
+        await asyncio.to_thread(
+            attach_resumed, the_run, opened, tracer_provider=tracer_provider, metrics=metrics
         )
         return await the_run.execute()
 

@@ -44,6 +44,8 @@ runs = Table(
     Column("started_at", String(40)),
     Column("finished_at", String(40)),
     Column("updated_at", String(40)),
+    Column("trace_id", String(32)),  # a traced run's OpenTelemetry trace (issue 13)
+    Column("root_span_id", String(16)),  # its first root span, linked on resume
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_workflow", "workflow"),
     Index("ix_runs_status", "status"),

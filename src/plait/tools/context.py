@@ -27,6 +27,7 @@ class StepContext:
         "resources",
         "run_id",
         "step_id",
+        "trace",
         "workflow",
         "workflow_dir",
     )
@@ -42,6 +43,7 @@ class StepContext:
         workflow_dir: Path | None,
         run_in_thread: ThreadRunner,
         resources: dict[str, Any],
+        trace: Callable[[], str | None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.workflow = workflow
@@ -52,6 +54,14 @@ class StepContext:
         self._run_in_thread = run_in_thread
         # Shared by every step of one run (connection pools and the like).
         self.resources = resources
+        self.trace = trace  # gives the attempt's trace context, when the run is traced
+
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C ``traceparent`` of this attempt's span when the run is traced, else
+        None (issue 13): a tool that calls another service sends it on, as the http
+        tool does. Asked for, the span is opened now rather than when the step ends."""
+        return None if self.trace is None else self.trace()
 
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         result: T = await self._run_in_thread(fn)

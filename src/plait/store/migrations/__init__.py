@@ -16,12 +16,13 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select
 
 from plait.errors import StoreError
+from plait.store.migrations.trace_ids import add_trace_ids
 from plait.store.schema import PLAIT_TABLES, metadata, schema_version
 
 Migration = Callable[[Connection], None]
 
 # MIGRATIONS[i] takes version i+1 to version i+2. Version 1 is the first schema.
-MIGRATIONS: list[Migration] = []
+MIGRATIONS: list[Migration] = [add_trace_ids]  # 1 → 2: runs.trace_id, runs.root_span_id
 LATEST = 1 + len(MIGRATIONS)
 
 
