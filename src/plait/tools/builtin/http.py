@@ -69,6 +69,9 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
         request = client.build_request(**request_args)
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
         raise StepError(f"http: cannot build the request: {exc}", type="InputError") from None
+    traceparent = ctx.traceparent  # a traced run: this attempt's span (W3C trace context)
+    if traceparent is not None and "traceparent" not in request.headers:
+        request.headers["traceparent"] = traceparent
     where = f"{request.method} {_redacted(request.url)}"
     response, body, cut = await _exchange(client, request, follow, where)
     if response.status_code >= 400:
