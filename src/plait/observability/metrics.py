@@ -25,7 +25,7 @@ failed ones included), and each group, map, loop, sub-workflow, switch and wait 
 that started (``tool`` is empty for those). Skipped steps never started and are not
 counted. So, for runs recorded in a store, the in-process counter and the store's agree.
 
-Cost: a run binds its label children once per (step, status) it meets; a step
+Cost: a run binds its label children once per (pool, tool, status) it meets; a step
 attempt then costs a dict lookup, ``inc`` and ``observe`` (bench T1 reports it).
 """
 
@@ -176,8 +176,8 @@ class RunMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._metrics = metrics_for(registry)
         self._workflow = ""
-        # (id of the node, status) -> the bound (counter, histogram) children
-        self._bound: dict[tuple[int, str], tuple[Any, Any]] = {}
+        # (pool, tool, status) -> the bound (counter, histogram) children
+        self._bound: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._starts: dict[StepState, float] = {}  # attempts after the first: their start
         self._failed: dict[StepState, int] = {}  # the last failed attempt, counted
         self._started = 0.0
@@ -196,7 +196,10 @@ class RunMetrics:
         if start is None:
             start = st.started_at or time.time()
         self._failed[st] = st.attempts
-        counter, histogram = self._children(st, _FAILED)
+        tool = st.node.tool
+        counter, histogram = self._children(
+            (st.node.pool, "" if tool is None else tool.name, _FAILED)
+        )
         counter.inc()
         histogram.observe(time.time() - start)
 
@@ -208,19 +211,20 @@ class RunMetrics:
             return  # its last attempt failed and was counted (cancelled in its backoff)
         if self._starts:
             started = self._starts.pop(st, started)
-        status = st.status.value
-        bound = self._bound.get((id(st.node), status))
+        node = st.node
+        tool = node.tool
+        key = (node.pool, "" if tool is None else tool.name, st.status.value)
+        bound = self._bound.get(key)
         if bound is None:
-            bound = self._children(st, status)
+            bound = self._children(key)
         bound[0].inc()
         bound[1].observe((st.finished_at or time.time()) - started)
 
-    def _children(self, st: StepState, status: str) -> tuple[Any, Any]:
-        key = (id(st.node), status)
+    def _children(self, key: tuple[str, str, str]) -> tuple[Any, Any]:
+        """The counter and histogram children of (pool, tool, status), bound once."""
         bound = self._bound.get(key)
         if bound is None:
-            node = st.node
-            labels = (self._workflow, node.pool, node.tool.name if node.tool else "", status)
+            labels = (self._workflow, *key)
             metrics = self._metrics
             bound = (metrics.attempts.labels(*labels), metrics.attempt_duration.labels(*labels))
             self._bound[key] = bound
