@@ -429,3 +429,40 @@ def test_plait_run_trace_names_a_missing_exporter(
     assert done.exit_code == 2
     assert "OTEL_TRACES_EXPORTER names 'nosuchexporter', which is not installed" in done.stderr
     assert "Traceback" not in done.output
+
+
+def test_plait_resume_trace_goes_on_in_the_same_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "approve.json"
+    file.write_text(json.dumps(PAUSING))
+    db = str(tmp_path / "runs.db")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", str(file), "--trace", "--json", "--store", db])
+    assert first.exit_code == 0, first.output
+    run_id = json.loads(first.stdout)["run_id"]
+    record = open_store(db).get_run(run_id)
+    assert record.trace_id is not None
+    assert record.root_span_id is not None
+    again = runner.invoke(
+        app, ["resume", run_id, "--trace", "--json", "--store", db, "--input", "approved=ann"]
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["status"] == "succeeded"
+    assert '"name": "step publish"' in again.stderr
+    assert f'"trace_id": "0x{record.trace_id}"' in again.stderr  # the same trace
+    assert f'"span_id": "0x{record.root_span_id}"' in again.stderr  # the link to the first
+
+
+def test_tracing_without_opentelemetry_installed_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, traced: Traced
+) -> None:
+    import plait.observability as observability
+
+    monkeypatch.setattr(observability.importlib.util, "find_spec", lambda name: None)
+    wf = plait.Workflow.from_dict({"name": "w", "steps": [{"id": "a", "tool": "noop"}]})
+    with pytest.raises(plait.WorkflowError, match=r"pip install 'plait\[otel\]'"):
+        wf.create_run(tracer_provider=traced.provider)
+    with pytest.raises(plait.WorkflowError, match=r"pip install 'plait\[prometheus\]'"):
+        wf.create_run(metrics=object())  # type: ignore[arg-type]
