@@ -466,3 +466,25 @@ def test_tracing_without_opentelemetry_installed_says_how_to_install(
         wf.create_run(tracer_provider=traced.provider)
     with pytest.raises(plait.WorkflowError, match=r"pip install 'plait\[prometheus\]'"):
         wf.create_run(metrics=object())  # type: ignore[arg-type]
+
+
+async def test_a_step_refused_by_a_full_pool_is_an_error_span(traced: Traced) -> None:
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "full",
+            "pools": {"one": {"maxConcurrent": 1, "queueSize": 0}},
+            "steps": [
+                {"id": "a", "tool": "sleep", "input": {"duration": "50ms"}, "pool": "one"},
+                {"id": "b", "tool": "noop", "pool": "one", "continueOnError": True},
+            ],
+        }
+    )
+    result = await wf.run(tracer_provider=traced.provider)
+    assert result.steps["b"].error is not None
+    assert result.steps["b"].error["type"] == "PoolFull"
+    b = traced.one("step b")
+    assert b.status.status_code is StatusCode.ERROR
+    assert b.attributes is not None
+    assert b.attributes["plait.attempt"] == 0
+    assert b.attributes["error.type"] == "PoolFull"
+    assert traced.one("step a").status.status_code is StatusCode.UNSET

@@ -241,9 +241,13 @@ class RunTracer:
             self._end_container(st)
             return
         started = st.started_at
-        if started is None or st.attempts == 0:  # never started: no span, a count
+        if started is None or st.attempts == 0:  # never started
             if st.status is StepStatus.SKIPPED:
-                self._count(st, 0)
+                self._count(st, 0)  # no span, a count on its parent
+            elif st.status in _ERRORS and st.finished_at is not None:
+                # refused before it started (PoolFull): an instant ERROR span, attempt 0
+                when = st.finished_at
+                self._attempt_span(st, when, when, st.status.value, st.error)
             return
         if self._failed and self._failed.pop(st, 0) == st.attempts:
             return  # its last attempt failed, and has its span (cancelled in its backoff)
