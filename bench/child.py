@@ -3,7 +3,8 @@
     python -m bench.child '{"workload": "W1", "impl": "plait", "n": 10000, ...}'
 
 For S1 the implementation is the store: none, memory, sqlite or postgres (see
-bench/stores.py); an unreachable PostgreSQL gives ``{"skipped": reason}``.
+bench/stores.py); an unreachable PostgreSQL gives ``{"skipped": reason}``. For T1 it
+is the workload (W1 or W3), run with and without tracing and metrics (bench/tracing.py).
 
 Prints one JSON line: the timings and this process's memory. The memory baseline is
 the peak RSS after imports and a small warm-up run; the workload's cost is the peak RSS
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import stores
+from bench import stores, tracing
 from bench import workloads as w
 from bench.memory import max_rss_kib, ru_maxrss_kib
 
@@ -83,6 +84,9 @@ async def warm_up(spec: Spec) -> None:
     small = spec.resized(min(spec.n, WARMUP_N))
     if spec.workload == "S1":
         await stores.warm_up(spec.impl, small.n, spec.pg_url)
+        return
+    if spec.workload == "T1":
+        await tracing.warm_up(spec.impl, small.n, spec.window, spec.sleep_s)
         return
     if spec.workload != "W4":
         await prepare(small).run()
@@ -153,6 +157,9 @@ async def measure(spec: Spec) -> dict[str, Any]:
         timing = await time_phases(spec, baseline)
     elif spec.workload == "S1":
         timing = await stores.time_runs(spec.impl, spec.n, spec.repeat, spec.pg_url)
+    elif spec.workload == "T1":  # the implementation is the workload: W1 or W3
+        args = (spec.impl, spec.n, spec.repeat, spec.window, spec.sleep_s)
+        timing = await tracing.time_variants(*args)
     else:
         timing = await time_runs(spec)
     peak = max_rss_kib()

@@ -4,6 +4,7 @@ python -m bench [--quick] [--json] [--repeat N] [--only W1,S1] [--w4-format yaml
                 [--pg-url URL]
 
 S1 runs W1 with no store and recorded in each store (memory, SQLite, PostgreSQL).
+T1 runs W1 and W3 with and without tracing and metrics (bench/tracing.py).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import report, stores, workloads
+from bench import report, stores, tracing, workloads
 from bench.child import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ("asyncio", "plait")
-WORKLOADS = ("W1", "W2", "W3", "W4", "S1")
+WORKLOADS = ("W1", "W2", "W3", "W4", "S1", "T1")
 CHILD_TIMEOUT_S = 900
 
 
@@ -61,6 +62,11 @@ def specs(sizes: Sizes, only: list[str], w4_file: Path | None, pg_url: str) -> l
     n = {"W1": sizes.w1, "W2": sizes.w2, "W3": sizes.w3, "W4": sizes.w4, "S1": sizes.w1}
     found = []
     for workload in only:
+        if workload == "T1":  # W1 and W3, each with its variants in one process
+            found += [
+                Spec("T1", impl, n[impl], sizes.repeat, pg_url=pg_url) for impl in tracing.VARIANTS
+            ]
+            continue
         repeat = sizes.repeat_w4 if workload == "W4" else sizes.repeat
         file = str(w4_file) if workload == "W4" and w4_file else None
         impls = stores.STORE_KINDS if workload == "S1" else IMPLS

@@ -16,6 +16,10 @@ W4_MAX_BYTES_PER_NODE = 2048
 S1_SQLITE_MAX_RATIO = 3.0  # SQLite-recorded W1 within 3× the run with no store
 S1_SQLITE_MIN_STEPS_S = 10_000  # recorded steps per second
 S1_POSTGRES_MIN_STEPS_S = 3_000
+T1_OFF_MAX_RATIO = 1.03  # W1, tracing set up but off: within 3% of no tracing
+T1_ON_MAX_RATIO = 4.0  # W1 traced (a span per zero-work step): at most 4×
+T1_W3_MAX_RATIO = 1.05  # W3 (10 ms steps) traced: at most 5% more
+T1_METRICS_MAX_US = 3.0  # in-process metrics: at most 3 µs per step attempt
 
 TITLES = {
     "W1": "W1 fan-out/fan-in",
@@ -103,7 +107,7 @@ def verdicts(results: list[Result]) -> list[Verdict]:
         target = f"peak memory < {W4_MAX_BYTES_PER_NODE} B/node"
         passed = per_node < W4_MAX_BYTES_PER_NODE
         found.append(Verdict("W4", target, f"{per_node:,.0f} B/node", passed))
-    return found + s1_verdicts(results)
+    return found + s1_verdicts(results) + t1_verdicts(results)
 
 
 def steps_per_s(r: Result) -> float:
@@ -145,6 +149,45 @@ def s1_verdicts(results: list[Result]) -> list[Verdict]:
         found.append(Verdict("S1", target, f"{rate:,.0f} steps/s", passed))
     elif any(r["workload"] == "S1" and r["impl"] == "postgres" and "skipped" in r for r in results):
         found.append(Verdict("S1", target, "not measured: unreachable", False, skipped=True))
+    return found
+
+
+def t1_steps(r: Result) -> int:
+    """The steps of one T1 run: W1's members, group and join; W3's members and group."""
+    return int(r["n"]) + (2 if r["impl"] == "W1" else 1)
+
+
+def t1_ratio(r: Result, variant: str, key: str) -> float:
+    variants = r["variants"]
+    return float(variants[variant][key]) / float(variants["none"][key])
+
+
+def t1_verdicts(results: list[Result]) -> list[Verdict]:
+    """W1's on CPU time (what the hooks and spans cost the process; wall clock on a
+    shared machine adds other programs' load), W3's on wall clock (its steps sleep)."""
+    found: list[Verdict] = []
+    w1, w3 = find(results, "T1", "W1"), find(results, "T1", "W3")
+    if w1 is not None:
+        off, off_wall = t1_ratio(w1, "off", "best_cpu_s"), t1_ratio(w1, "off", "best_s")
+        target = f"W1 tracing off ≤ {T1_OFF_MAX_RATIO:g}× none (CPU)"
+        measured = f"{off:.3f}× (wall {off_wall:.3f}×)"
+        found.append(Verdict("T1", target, measured, off <= T1_OFF_MAX_RATIO))
+        on, on_wall = t1_ratio(w1, "on", "best_cpu_s"), t1_ratio(w1, "on", "best_s")
+        target = f"W1 tracing on ≤ {T1_ON_MAX_RATIO:g}× none (CPU)"
+        measured = f"{on:.2f}× (wall {on_wall:.2f}×)"
+        found.append(Verdict("T1", target, measured, on <= T1_ON_MAX_RATIO))
+        variants = w1["variants"]
+        extra = variants["metrics"]["best_cpu_s"] - variants["none"]["best_cpu_s"]
+        end_to_end = extra / t1_steps(w1) * 1e6
+        per_step = float(w1["metrics_us_per_step"])
+        target = f"metrics ≤ {T1_METRICS_MAX_US:g} µs/step (CPU)"
+        measured = f"{per_step:.2f} µs/step (W1: {end_to_end:+.2f})"
+        found.append(Verdict("T1", target, measured, per_step <= T1_METRICS_MAX_US))
+    if w3 is not None:
+        on = t1_ratio(w3, "on", "best_s")
+        target = f"W3 tracing on ≤ {T1_W3_MAX_RATIO:g}× none (wall)"
+        measured = f"{on:.3f}× (CPU {t1_ratio(w3, 'on', 'best_cpu_s'):.2f}×)"
+        found.append(Verdict("T1", target, measured, on <= T1_W3_MAX_RATIO))
     return found
 
 
@@ -270,6 +313,40 @@ def s1_table(results: list[Result]) -> list[str]:
     ]
 
 
+T1_ROW = "{:<4} {:<8} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}"
+
+
+def t1_table(results: list[Result]) -> list[str]:
+    rows = [r for r in results if r["workload"] == "T1"]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "T1 tracing and metrics: each workload's variants interleaved in one process",
+        T1_ROW.format("", "variant", "best", "µs/step", "CPU", "CPU µs", "ratio", "CPU ×"),
+        "-" * 74,
+    ]
+    for r in rows:
+        if failed(r):
+            lines.append(f"{r['impl']:<4} {'ERROR: ' + str(r.get('error', r.get('skipped')))}")
+            continue
+        steps = t1_steps(r)
+        for name, v in r["variants"].items():
+            lines.append(
+                T1_ROW.format(
+                    r["impl"] if name == "none" else "",
+                    name,
+                    f"{v['best_s']:.4f} s",
+                    f"{v['best_s'] / steps * 1e6:.2f}",
+                    f"{v['best_cpu_s']:.4f} s",
+                    f"{v['best_cpu_s'] / steps * 1e6:.2f}",
+                    f"{t1_ratio(r, name, 'best_s'):.3f}×",
+                    f"{t1_ratio(r, name, 'best_cpu_s'):.3f}×",
+                )
+            )
+    return lines
+
+
 def verdict_table(found: list[Verdict]) -> list[str]:
     lines = ["", "Targets"]
     for v in found:
@@ -281,5 +358,5 @@ def render(results: list[Result], header: str) -> str:
     lines = [header]
     if any(r["workload"] in TITLES for r in results):
         lines += ["", *main_table(results)]
-    lines += [*w4_table(results), *s1_table(results)]
+    lines += [*w4_table(results), *s1_table(results), *t1_table(results)]
     return "\n".join([*lines, *verdict_table(verdicts(results))])

@@ -18,7 +18,7 @@ import copy
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from plait.compiler import Plan, bind_env, bind_inputs, compile_loaded
 from plait.compiler.subworkflows import register_workflow as register_subworkflow
@@ -38,7 +38,12 @@ from plait.engine.run import Run
 from plait.errors import ValidationError
 from plait.executors.base import Executor
 from plait.executors.select import check_available, parse_choice, specs_used
+from plait.observability import attach, attach_resumed
 from plait.store import Store
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
 
 # Where steps run (issue 7): an Executor, or 'process', 'dask://HOST:PORT', a mapping...
 ExecutorArg = Executor | ExecutorSpec | str | Mapping[str, Any] | None
@@ -204,6 +209,8 @@ class Workflow:
         allow_env: Collection[str] = (),
         allow_python: AllowPython = None,
         allow_workflow_dirs: AllowDirs = None,
+        tracer_provider: TracerProvider | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
@@ -216,6 +223,10 @@ class Workflow:
         ``allow_workflow_dirs`` (folders) where ``workflow:`` files may come from
         besides the including file's folder; given, they replace what ``load`` was
         given. A step beyond them is a ``ValidationError`` (docs/security.md).
+        With ``tracer_provider`` (OpenTelemetry, ``plait[otel]``) the run is traced
+        there, as it is in the global provider if the workflow says ``tracing:``; with
+        ``metrics`` (a Prometheus ``CollectorRegistry``) it reports into that registry
+        (docs/observability.md).
         """
         plan = self.plan_for(self._policy_with(allow_python, allow_workflow_dirs))
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
@@ -223,16 +234,19 @@ class Workflow:
         check_available(specs_used(plan, executor), self._file)
         env = bind_env(plan, allow_env)
         if store is None:
-            return Run(plan, bound, run_id=run_id, executor=executor, env=env)
-        return new_run(
-            plan,
-            bound,
-            self.definition(plan),
-            as_store(store),
-            run_id=run_id,
-            executor=executor,
-            env=env,
-        )
+            the_run = Run(plan, bound, run_id=run_id, executor=executor, env=env)
+        else:
+            the_run = new_run(
+                plan,
+                bound,
+                self.definition(plan),
+                as_store(store),
+                run_id=run_id,
+                executor=executor,
+                env=env,
+            )
+        attach(the_run, tracer_provider=tracer_provider, metrics=metrics)
+        return the_run
 
     async def run(
         self,
@@ -244,6 +258,8 @@ class Workflow:
         allow_env: Collection[str] = (),
         allow_python: AllowPython = None,
         allow_workflow_dirs: AllowDirs = None,
+        tracer_provider: TracerProvider | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
         failed run: look at ``result.status``). ``store`` records it (default: not).
@@ -257,6 +273,8 @@ class Workflow:
                 allow_env=allow_env,
                 allow_python=allow_python,
                 allow_workflow_dirs=allow_workflow_dirs,
+                tracer_provider=tracer_provider,
+                metrics=metrics,
             )
             return await the_run.execute()
 
@@ -287,6 +305,8 @@ async def resume(
     signals: Mapping[str, Any] | None = None,
     allow_python: AllowPython = None,
     allow_workflow_dirs: AllowDirs = None,
+    tracer_provider: TracerProvider | None = None,
+    metrics: CollectorRegistry | None = None,
 ) -> RunResult:
     """Go on with an interrupted run (its process died) or, with ``from_failure``, a
     failed one: every step that succeeded keeps its output and is not run again.
@@ -294,7 +314,8 @@ async def resume(
     tools); a run from a file is resumed from the file, or its recorded text. A paused
     run goes on with ``signals`` (signal name -> value for its ``wait`` steps).
     ``allow_env``, ``allow_python`` and ``allow_workflow_dirs`` are not recorded: give
-    them as on the first attempt."""
+    them as on the first attempt. A traced resume goes on in the trace of the run's
+    first attempt (``Workflow.create_run`` says how to trace and measure)."""
     if workflow is not None:
         policy = workflow._policy_with(allow_python, allow_workflow_dirs)
     else:
@@ -313,6 +334,9 @@ async def resume(
             allow_env=allow_env,
             signals=signals,
             policy=policy,
+        )
+        await asyncio.to_thread(
+            attach_resumed, the_run, opened, tracer_provider=tracer_provider, metrics=metrics
         )
         return await the_run.execute()
 

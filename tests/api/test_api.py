@@ -140,6 +140,7 @@ def test_a_run_handle_shows_only_its_public_surface() -> None:
     """``plait.Run`` is what a caller holds: the engine's plumbing is not on it."""
     public = {name for name in dir(plait.Run) if not name.startswith("_")}
     assert public == {
+        "attach_observer",
         "attach_recorder",
         "cancel",
         "counts",

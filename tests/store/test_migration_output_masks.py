@@ -54,6 +54,8 @@ def _make_version_1(url: str) -> None:
     )
     with store.engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(text("ALTER TABLE step_executions DROP COLUMN output_masks"))
+        conn.execute(text("ALTER TABLE runs DROP COLUMN trace_id"))  # version 4's
+        conn.execute(text("ALTER TABLE runs DROP COLUMN root_span_id"))
         conn.execute(schema_version.update().values(version=1))
     store.close()
 

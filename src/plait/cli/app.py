@@ -37,6 +37,7 @@ from plait.cli.common import (
 )
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
+from plait.compiler.plan import Plan
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import read_document
@@ -47,6 +48,7 @@ from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import LoadError, Problem, StoreError, ValidationError, WorkflowError
 from plait.executors.select import check_available
+from plait.observability import OTEL_HINT, attach_resumed
 from plait.status import RunStatus
 from plait.store import Store
 from plait.store.records import damage_of
@@ -119,6 +121,30 @@ def _env_names(names: list[str] | None) -> list[str]:
         except ValueError as exc:
             raise fail(f"--allow-env: {exc}") from None
     return list(names or ())
+
+
+TraceOption = Annotated[
+    bool,
+    typer.Option(
+        "--trace",
+        help="Trace the run with OpenTelemetry (plait[otel]), exported as the standard "
+        "OTEL_* environment says (OTEL_TRACES_EXPORTER=otlp|console|none, ...); a "
+        "workflow with 'tracing:' is traced without it.",
+    ),
+]
+
+
+def _tracer_provider(wanted: bool, plan: Plan) -> Any:
+    """``--trace`` or the workflow's ``tracing:``: a provider set up from the ``OTEL_*``
+    environment, or None. Raises ``WorkflowError`` if OpenTelemetry or the exporter
+    named is not installed."""
+    if not wanted and plan.tracing is None:
+        return None
+    try:
+        from plait.observability.tracing import provider_from_env
+    except ImportError:
+        raise WorkflowError(Problem(OTEL_HINT, plan.file)) from None
+    return provider_from_env()
 
 
 def _executor(text: str | None) -> ExecutorSpec | None:
@@ -222,10 +248,15 @@ def run(
     executor: ExecutorOption = None,
     allow_python: AllowPythonOption = None,
     allow_workflow_dir: AllowWorkflowDirOption = None,
+    trace: TraceOption = False,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
     wf = _load(file, _policy(allow_python, allow_workflow_dir))
+    try:
+        provider = _tracer_provider(trace, wf.plan)
+    except WorkflowError as exc:
+        raise _fail_store(exc) from None
     the_store = open_store_or_exit(store)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
@@ -235,14 +266,16 @@ def run(
             store=the_store,
             allow_env=_env_names(allow_env),
             executor=spec,
+            tracer_provider=provider,
         )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
-    _finish(the_run, as_json)
+    _finish(the_run, as_json, provider)
 
 
-def _finish(the_run: Run, as_json: bool) -> None:
-    """Execute, print the result, exit with the run's status."""
+def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
+    """Execute, print the result, exit with the run's status. A tracer provider is
+    shut down (its spans exported) before anything is printed."""
     show_progress = not as_json and err.is_terminal
     before = set(_step_threads())
     stop = _Stop(the_run)
@@ -250,6 +283,9 @@ def _finish(the_run: Run, as_json: bool) -> None:
         result = asyncio.run(_execute(the_run, show_progress, stop))
     except StoreError as exc:
         raise _fail_store(exc) from None
+    finally:
+        if provider is not None:
+            provider.shutdown()
     with _exit_on_signal():
         _print_result(result, as_json)
         if result.status is RunStatus.PAUSED:
@@ -418,10 +454,12 @@ def resume(
     executor: ExecutorOption = None,
     allow_python: AllowPythonOption = None,
     allow_workflow_dir: AllowWorkflowDirOption = None,
+    trace: TraceOption = False,
 ) -> None:
     """Go on with an interrupted run: steps that succeeded are reused, not run again.
     ``--executor`` may differ from the first attempt's; ``--allow-env``,
-    ``--allow-python`` and ``--allow-workflow-dir`` are not recorded: give them again."""
+    ``--allow-python`` and ``--allow-workflow-dir`` are not recorded: give them again.
+    A traced resume goes on in the trace of the run's first attempt."""
     spec = _executor(executor)
     policy = _policy(allow_python, allow_workflow_dir)
     the_store = open_store_or_exit(store)
@@ -443,7 +481,16 @@ def resume(
         raise fail(f"run {run_id} cannot be resumed: its workflow: {_plain(exc)}") from None
     except (WorkflowError, StoreError) as exc:
         raise _fail_store(exc) from None
-    _finish(the_run, as_json)
+    try:
+        provider = _tracer_provider(trace, the_run.plan)
+        attach_resumed(the_run, the_store, tracer_provider=provider)
+    except (WorkflowError, StoreError) as exc:
+        with contextlib.suppress(StoreError):  # nothing ran: give the run's lease back
+            owner = the_store.get_run(the_run.run_id).lease_owner
+            if owner is not None:
+                the_store.release_lease(the_run.run_id, owner)
+        raise _fail_store(exc) from None
+    _finish(the_run, as_json, provider)
 
 
 def _refuse_damaged(store: Store, run_id: str, what: str, steps: bool = True) -> None:

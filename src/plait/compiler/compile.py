@@ -22,13 +22,21 @@ from plait.compiler.plan import (
     Plan,
     PoolSpec,
     RetryPolicy,
+    TracingSpec,
 )
 from plait.compiler.reliability import pool_adaptive, pool_breaker, pool_limit, tool_breakers
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.executor import ExecutorSpec
 from plait.definition.loader import Loaded, parse_definition
-from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
+from plait.definition.models import (
+    GroupDef,
+    PoolDef,
+    StepDef,
+    TracingDef,
+    WaitStrategy,
+    WorkflowDef,
+)
 from plait.definition.no_gc import paused_gc
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.errors import (
@@ -759,4 +767,11 @@ def _build_plan(
         env_reads=b.env_reads,
         signals=frozenset(b.signals),
         policy=b.policy,
+        tracing=_tracing(definition.tracing),
     )
+
+
+def _tracing(tracing: TracingDef | None) -> TracingSpec | None:
+    if tracing is None:
+        return None
+    return TracingSpec(tracing.sample_ratio, tracing.min_step_duration or 0.0)

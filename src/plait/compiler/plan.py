@@ -92,6 +92,16 @@ class EnvSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingSpec:
+    """``tracing:``: this workflow's runs are traced (OpenTelemetry, docs/observability.md).
+    ``sample_ratio`` of runs get a trace; a step attempt that succeeds in less than
+    ``min_step_duration`` seconds gets no span (it is counted on its parent's)."""
+
+    sample_ratio: float = 1.0
+    min_step_duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     index: int
     id: str
@@ -162,6 +172,7 @@ class Plan:
     # what whoever runs it allows it to reach (--allow-python...): a dynamic group's
     # members, compiled while the run goes, are held to it too
     policy: Policy = DEFAULT_POLICY
+    tracing: TracingSpec | None = None  # `tracing:`; None: not traced unless asked
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]

@@ -120,6 +120,24 @@ class BreakerDef(Definition):
     half_open_max: int = Field(default=1, ge=1, le=1_000_000)
 
 
+class TracingDef(Definition):
+    """``tracing:``: trace this workflow's runs with OpenTelemetry (``plait[otel]``).
+    ``tracing: true`` is ``tracing: {}``; ``tracing: false`` is no tracing."""
+
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    min_step_duration: Duration = 0.0
+
+
+def _tracing(value: Any) -> Any:
+    if value is True:
+        return {}
+    if value is False or value is None:
+        return None
+    if not isinstance(value, dict | TracingDef):
+        raise ValueError("'tracing' is true, false or a mapping: {sampleRatio, minStepDuration}")
+    return value
+
+
 class AdaptiveDef(Definition):
     """``maxConcurrent: {auto: true, min, max}``: a limit that adapts as calls end (AIMD)."""
 
@@ -542,6 +560,7 @@ class WorkflowDef(Definition):
     steps: list[StepDef] = Field(default_factory=list)
     outputs: Any = None
     executor: Executor = None  # where steps run unless a step says otherwise
+    tracing: Annotated[TracingDef | None, BeforeValidator(_tracing)] = None
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ in pyproject.toml: a module imports only those below it)::
                 a body run as child graphs
     protocols   Host: what starts, tasks, groups and bodies may touch of a graph
     session     Session: what the whole run shares (pools, executors, breakers,
-                recorder, tasks, timers, signals) and the pause decision
+                recorder, observer, tasks, timers, signals) and the pause decision
+    observe     Observer: what watches a run besides its recorder (traces, metrics:
+                plait.observability), called where the recorder is
     recording   Recorder: every transition to the store; writer: its batch thread
     result      RunResult, StepResult, GroupResult: what a run produced
     pools/      WorkerPool: slots, queue, rate, breaker, adaptive limit; seed 001's

@@ -150,6 +150,9 @@ class Graph:
             if edge is Edge.BLOCKED and node.group is None and self.error is None:
                 self.error = error  # a failure nothing absorbs fails the graph
         st.edge = edge
+        observer = self.session.observer
+        if observer is not None and not restored:
+            observer.step_ended(st)
         if recorder is not None and not restored:
             # What dependents consume (a success, or a failure under continueOnError)
             # reaches them only once it is on disk.

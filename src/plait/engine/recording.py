@@ -349,6 +349,12 @@ class Recorder:
             payload = self._secrets.json_text(payload)
         self._writer.put(EventRecord(self._run.run_id, self._seq, now, kind, node_id, payload))
 
+    def update_run(self, values: dict[str, Any]) -> None:
+        """Set columns of the run's row (an observer's: the run's ``trace_id``)."""
+        assert self._writer is not None
+        assert self._run is not None
+        self._writer.put(RunUpdate(self._run.run_id, values))
+
     def step_started(self, st: StepState, value: Any) -> None:
         """A ``running`` row is written only for a step still running ``START_DELAY``
         later: most short steps end first, and their one row says it all. (No event

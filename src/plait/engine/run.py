@@ -5,9 +5,10 @@ returns a ``RunResult``; ``cancel()`` stops it at any time; ``counts()``, ``runn
 and ``waiting_for`` say where it is. The work is done by the run's ``Session`` (what
 the whole run shares) and its top ``Graph`` (the state machine, ``engine/graph.py``)::
 
-    Run.execute ─▶ executors open ─▶ recorder.begin ─▶ graph.start()
+    Run.execute ─▶ recorder.begin ─▶ executors open ─▶ observer.run_started ─▶ graph.start()
                 ─▶ await the graph's end (or a pause, or a cancel)
-                ─▶ every task stopped ─▶ build_result ─▶ recorder.finish
+                ─▶ every task stopped ─▶ build_result ─▶ observer.run_finished
+                ─▶ recorder.finish
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from plait import secrets
 from plait.compiler.inputs import NO_ENV, EnvBinding
 from plait.compiler.plan import Plan
 from plait.engine.graph import Graph
+from plait.engine.observe import Observer, combine
 from plait.engine.pools import WorkerPool
 from plait.engine.recording import Recorder, Restored
 from plait.engine.result import RunResult
@@ -115,6 +117,8 @@ class Run:
             limit = self.plan.max_duration
             if limit is not None:
                 session.deadlines.after(limit, self._timed_out, limit)
+            if session.observer is not None:
+                session.observer.run_started(session)
             try:
                 graph.start()
                 await asyncio.shield(graph.done)
@@ -132,6 +136,8 @@ class Run:
         if session.paused:
             graph.status = RunStatus.PAUSED
         self._result = result = build_result(session, graph, time.time())
+        if session.observer is not None:
+            session.observer.run_finished(result)
         if session.recorder is not None:
             await session.recorder.finish(result)
         if cancelled:
@@ -148,6 +154,15 @@ class Run:
         if self._graph.status is not RunStatus.PENDING:
             raise RuntimeError(f"run {self.run_id} has started; attach a recorder before")
         self._session.recorder = recorder
+
+    def attach_observer(self, observer: Observer) -> None:
+        """Report this run's transitions to ``observer`` as well (traces, metrics:
+        ``plait.observability``), before ``execute``; a second one joins the first."""
+        if self._graph.status is not RunStatus.PENDING:
+            raise RuntimeError(f"run {self.run_id} has started; attach an observer before")
+        session = self._session
+        found = [] if session.observer is None else [session.observer]
+        session.observer = combine([*found, observer])
 
     @property
     def waiting_for(self) -> list[str]:

@@ -4,8 +4,8 @@ loop pass's and each sub-workflow's.
 Built once per run by ``Run``; every ``Graph`` of the run holds the same one, so
 limits, recording, timers and "nothing leaks" hold inside bodies exactly as outside::
 
-    Run (handle) ─▶ Session: pools · executors · breakers · recorder · tasks ·
-                    deadlines · signals · restored steps · pause decision
+    Run (handle) ─▶ Session: pools · executors · breakers · recorder · observer ·
+                    tasks · deadlines · signals · restored steps · pause decision
                        ▲
           Graph (the workflow) · Graph (branch <3>) · Graph (pass [2]) · ...
 
@@ -22,6 +22,7 @@ from plait.compiler.inputs import EnvBinding
 from plait.compiler.plan import Plan
 from plait.engine.breaker import CircuitBreaker
 from plait.engine.deadlines import Deadline, Deadlines
+from plait.engine.observe import Observer
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.recording import Recorder, Restored
 from plait.engine.state import Frame, StepState
@@ -69,6 +70,7 @@ class Session:
         self.tasks: set[asyncio.Task[None]] = set()
         self.resources: dict[str, Any] = {}
         self.recorder = recorder
+        self.observer: Observer | None = None  # traces, metrics (engine/observe.py)
         # A resume: steps that succeeded in an earlier process end at once with their
         # recorded output; the others' attempts are numbered after the recorded ones.
         self.restored = dict(restored or {})

@@ -35,6 +35,9 @@ def begin(g: Host, st: StepState, value: Any = None) -> None:
     recorder = g.session.recorder
     if recorder is not None:
         recorder.step_started(st, value)
+    observer = g.session.observer
+    if observer is not None:
+        observer.step_started(st)
 
 
 def expression_failed(g: Host, st: StepState, key: str, exc: PlaitError) -> None:

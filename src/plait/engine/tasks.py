@@ -157,6 +157,7 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
     policy = node.retry
     timeout = node.timeout if node.timeout is not None else pool.timeout
     recorder = g.session.recorder
+    observer = g.session.observer
     guarded = pool.guards or bool(g.session.breakers)
     # A retry deadline is measured on the loop's clock (a test's fake one).
     clock = asyncio.get_running_loop().time if policy is not None else None
@@ -167,6 +168,8 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
         st.attempts += 1
         if recorder is not None:
             recorder.step_started(st, value)
+        if observer is not None:
+            observer.step_started(st)
         try:
             if not guarded:
                 return await _call(g, st, value, timeout)
@@ -182,6 +185,8 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
         st.attempt_errors.append(error)
         if recorder is not None:
             recorder.attempt_failed(st, error)
+        if observer is not None:
+            observer.attempt_failed(st, error)
         pool.record(failed=True, timed_out=isinstance(error, StepTimedOut))
         slot.held = False
         pool.release()
@@ -240,6 +245,7 @@ async def _call(g: Host, st: StepState, value: Any, timeout: float | None) -> An
 def _context(g: Host, st: StepState) -> StepContext:
     session = g.session
     assert session.executors is not None
+    observer = session.observer
     return StepContext(
         run_id=session.run_id,
         workflow=g.plan.name,
@@ -250,4 +256,5 @@ def _context(g: Host, st: StepState) -> StepContext:
         run_in_thread=session.executors.run_in_thread,
         resources=session.resources,
         secrets=session.secrets,
+        trace=None if observer is None else lambda: observer.trace_context(st),
     )

@@ -72,8 +72,8 @@ def _connection(url: str, shown: str) -> tuple[Any, dict[str, Any]]:
     """The URL without plait's timeout parameters, and the driver's connect arguments."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"store {shown}: not a valid PostgreSQL URL: {exc}") from None
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise StoreError(f"store {shown}: not a PostgreSQL URL plait can use: {exc}") from None
     query = dict(parsed.query)
     connect = _one(query.pop("connect_timeout", str(CONNECT_TIMEOUT)), "connect_timeout", shown)
     statement = _one(query.pop("statement_timeout", STATEMENT_TIMEOUT), "statement_timeout", shown)

@@ -40,6 +40,8 @@ class RunRecord:
     started_at: str | None = None
     finished_at: str | None = None
     updated_at: str | None = None
+    trace_id: str | None = None  # a traced run's trace id (32 hex digits)
+    root_span_id: str | None = None  # its first root span's id (16 hex digits)
 
 
 class StepRecord(NamedTuple):

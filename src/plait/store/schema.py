@@ -54,6 +54,8 @@ runs = Table(
     Column("started_at", Text),
     Column("finished_at", Text),
     Column("updated_at", Text),
+    Column("trace_id", Text),  # a traced run's OpenTelemetry trace (issue 13)
+    Column("root_span_id", Text),  # its first root span, linked on resume
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_workflow", "workflow"),
     Index("ix_runs_status", "status"),

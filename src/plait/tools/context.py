@@ -32,6 +32,7 @@ class StepContext:
         "run_id",
         "secrets",
         "step_id",
+        "trace",
         "workflow",
         "workflow_dir",
     )
@@ -48,6 +49,7 @@ class StepContext:
         run_in_thread: ThreadRunner,
         resources: dict[str, Any],
         secrets: Secrets = NO_SECRETS,
+        trace: Callable[[], str | None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.workflow = workflow
@@ -59,6 +61,14 @@ class StepContext:
         # Shared by every step of one run (connection pools and the like).
         self.resources = resources
         self.secrets = secrets
+        self.trace = trace  # gives the attempt's trace context, when the run is traced
+
+    @property
+    def traceparent(self) -> str | None:
+        """The W3C ``traceparent`` of this attempt's span when the run is traced, else
+        None (issue 13): a tool that calls another service sends it on, as the http
+        tool does. Asked for, the span is opened now rather than when the step ends."""
+        return None if self.trace is None else self.trace()
 
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         result: T = await self._run_in_thread(fn)

@@ -77,6 +77,9 @@ async def http(value: Any, ctx: StepContext) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:  # a value httpx cannot encode
         reason = _reason(exc, secrets.value(args) != args)
         raise StepError(f"http: cannot build the request: {reason}", type="InputError") from None
+    traceparent = ctx.traceparent  # a traced run: this attempt's span (W3C trace context)
+    if traceparent is not None and "traceparent" not in request.headers:
+        request.headers["traceparent"] = traceparent
     where = f"{request.method} {_redacted(request.url)}"
     response, body, cut = await _exchange(client, request, follow, where)
     if response.status_code >= 400:
