@@ -35,6 +35,7 @@ from plait.cli.common import (
     out,
     print_json,
 )
+from plait.cli.events import EventsOption, runs_events, with_events
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.plan import Plan
@@ -65,6 +66,7 @@ app = typer.Typer(
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
+runs_app.command("events")(runs_events)  # a run's event log (cli/events.py)
 
 InputOption = Annotated[
     list[str] | None,
@@ -249,6 +251,7 @@ def run(
     allow_python: AllowPythonOption = None,
     allow_workflow_dir: AllowWorkflowDirOption = None,
     trace: TraceOption = False,
+    events: EventsOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
@@ -257,7 +260,7 @@ def run(
         provider = _tracer_provider(trace, wf.plan)
     except WorkflowError as exc:
         raise _fail_store(exc) from None
-    the_store = open_store_or_exit(store)
+    the_store = with_events(open_store_or_exit(store), events)
     try:
         values, text_keys = _parse_inputs(input or [], input_file)
         the_run = wf.create_run(
@@ -455,6 +458,7 @@ def resume(
     allow_python: AllowPythonOption = None,
     allow_workflow_dir: AllowWorkflowDirOption = None,
     trace: TraceOption = False,
+    events: EventsOption = None,
 ) -> None:
     """Go on with an interrupted run: steps that succeeded are reused, not run again.
     ``--executor`` may differ from the first attempt's; ``--allow-env``,
@@ -462,7 +466,7 @@ def resume(
     A traced resume goes on in the trace of the run's first attempt."""
     spec = _executor(executor)
     policy = _policy(allow_python, allow_workflow_dir)
-    the_store = open_store_or_exit(store)
+    the_store = with_events(open_store_or_exit(store), events)
     try:
         _refuse_damaged(the_store, run_id, "resumed")
         values, text_keys = _parse_inputs(input or [], None)

@@ -356,9 +356,9 @@ class Recorder:
         self._writer.put(RunUpdate(self._run.run_id, values))
 
     def step_started(self, st: StepState, value: Any) -> None:
-        """A ``running`` row is written only for a step still running ``START_DELAY``
-        later: most short steps end first, and their one row says it all. (No event
-        either: the row's started_at says it.)"""
+        """A ``running`` row, and its ``step_running`` event, are written only for a
+        step still running ``START_DELAY`` later: most short steps end first, and their
+        one row (and ``step_ended`` event) says it all."""
         self._open[st] = (_loose(value), iso(st.started_at))
         self._unwritten[st] = st
         if self._start_timer is None:
@@ -373,6 +373,9 @@ class Recorder:
                 text, started = self._open.get(st, (None, None))
                 record = self._record(st, st.status.value, text, None, None, None, started, None)
                 self._writer.put(record)
+                # Queued right after the row: a follower (plait runs events --follow)
+                # sees the start once the store has it.
+                self._event_text("step_running", st.node_id, f'{{"attempt": {st.attempts}}}')
         self._unwritten.clear()
 
     def step_waiting(self, st: StepState, signal: str) -> None:
@@ -408,6 +411,8 @@ class Recorder:
         detail = None if st.winner is None else dumps({"winner": st.winner})
         self._seq += 1
         payload = f'{{"status": "{status}", "attempt": {st.attempts}}}'
+        if detail is not None:  # a group's or a map's decision: which member won
+            payload = f'{payload[:-1]}, "winner": {dumps(st.winner)}}}'
         put = self._writer.put
         put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node_id, payload))
         put(self._record(st, status, text, output_json, error, detail, started, finished), durable)

@@ -120,9 +120,10 @@ class MemoryStore:
         checked = [checked_step(step) for step in steps]
         return sorted(checked, key=lambda s: (s.started_at or "", s.node_id, s.attempt))
 
-    def get_events(self, run_id: str) -> list[EventRecord]:
+    def get_events(self, run_id: str, since: int = 0) -> list[EventRecord]:
         with self._lock:
-            return list(self._events.get(run_id, []))
+            found = [e for e in self._events.get(run_id, []) if e.seq > since]
+        return sorted(found, key=lambda e: e.seq)
 
     def max_event_seq(self, run_id: str) -> int:
         with self._lock:

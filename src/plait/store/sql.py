@@ -250,8 +250,13 @@ class SqlStore:
         keys = list(result.keys())
         return [dict(zip(keys, row, strict=True)) for row in result]
 
-    def get_events(self, run_id: str) -> list[EventRecord]:
-        stmt = select(events).where(events.c.run_id == run_id).order_by(events.c.seq)
+    def get_events(self, run_id: str, since: int = 0) -> list[EventRecord]:
+        # (run_id, seq) is the primary key: a follower's poll reads only what is new.
+        stmt = (
+            select(events)
+            .where(events.c.run_id == run_id, events.c.seq > since)
+            .order_by(events.c.seq)
+        )
         with self._translate("read events"), self.reader.connect() as conn:
             return [EventRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
 
