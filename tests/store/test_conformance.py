@@ -213,3 +213,17 @@ def test_a_fenced_write_needs_the_lease(store: Store) -> None:
     assert store.get_run(run_id).status == "running"
     store.write([row], fence=(run_id, "holder"))
     assert [s.status for s in store.get_steps(run_id)] == ["succeeded"]
+
+
+def test_events_since_a_sequence_number_are_the_newer_ones_in_order(store: Store) -> None:
+    """What ``plait runs events --follow`` polls: only the events past the last seen."""
+    run_id, other = new_id(), new_id()
+    store.write([_run(run_id), _run(other)])
+    store.write([EventRecord(run_id, seq, f"t{seq}", "step_ended", "a") for seq in (1, 2, 3)])
+    store.write([EventRecord(other, 1, "t1", "run_started")])
+    store.write([EventRecord(run_id, seq, f"t{seq}", "step_ended", "a") for seq in (4, 5)])
+    assert [e.seq for e in store.get_events(run_id)] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in store.get_events(run_id, since=3)] == [4, 5]
+    assert [e.seq for e in store.get_events(run_id, 5)] == []
+    assert [e.seq for e in store.get_events(other, since=0)] == [1]
+    assert store.get_events(new_id(), since=2) == []
