@@ -191,7 +191,10 @@ def test_events_file_equals_runs_events_jsonl(
             parallelGroup: {steps: [x, y], waitStrategy: any}
           - {id: x, tool: echo, input: 1}
           - {id: y, tool: sleep, input: {duration: 5s}}
-          - {id: bad, tool: fail, continueOnError: true, retry: {maxAttempts: 2, backoff: {initial: 1ms}}}
+          - id: bad
+            tool: fail
+            continueOnError: true
+            retry: {maxAttempts: 2, backoff: {initial: 1ms}}
         """,
     )
     db = tmp_path / "runs.db"
