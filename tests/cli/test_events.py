@@ -66,7 +66,12 @@ def _gated_workflow(write: Write, gates: Path) -> Path:
 def watchdog() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes to kill if the test has not ended in 90 s (a bug must not hang CI)."""
     procs: list[subprocess.Popen[str]] = []
-    timer = threading.Timer(90, lambda: [p.kill() for p in procs])
+
+    def kill_all() -> None:
+        for proc in procs:
+            proc.kill()
+
+    timer = threading.Timer(90, kill_all)
     timer.start()
     yield procs
     timer.cancel()
