@@ -27,6 +27,7 @@ from plait.compiler.reliability import pool_adaptive, pool_breaker, pool_limit, 
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import Limits
 from plait.definition.loader import Loaded, parse_definition
 from plait.definition.models import GroupDef, PoolDef, StepDef, WaitStrategy, WorkflowDef
 from plait.definition.no_gc import paused_gc
@@ -726,4 +727,5 @@ def _build_plan(
         },
         env_reads=b.env_reads,
         signals=frozenset(b.signals),
+        limits=Limits(definition.limits.max_output_size, definition.limits.max_run_size),
     )

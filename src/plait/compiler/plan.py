@@ -20,6 +20,7 @@ from typing import Any
 
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import DEFAULT_LIMITS, Limits
 from plait.definition.models import WaitStrategy
 from plait.expressions.template import Const, Template
 from plait.tools.registry import Tool
@@ -158,6 +159,8 @@ class Plan:
     env_reads: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     # the signals `wait` steps wait for, in this plan, its bodies and its sub-workflows
     signals: frozenset[str] = frozenset()
+    # `limits:`: the run's are its workflow plan's (a body's or a sub-workflow's are unused)
+    limits: Limits = DEFAULT_LIMITS
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]
