@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
@@ -34,7 +35,7 @@ from plait.durable import (
 )
 from plait.engine.result import RunResult
 from plait.engine.run import Run
-from plait.errors import ValidationError
+from plait.errors import ValidationError, WorkflowError
 from plait.executors.base import Executor
 from plait.executors.select import check_available, parse_choice, specs_used
 from plait.store import Store
@@ -170,6 +171,8 @@ class Workflow:
         text_inputs: Collection[str] = (),
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        max_output_size: int | str | None = None,
+        max_run_size: int | str | None = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
@@ -178,8 +181,10 @@ class Workflow:
         ``Store`` or a URL), the run and every step execution are recorded there.
         ``${env.NAME}`` reads the variables declared under ``env:`` and those named in
         ``allow_env``; their values are masked in what the run records and reports.
+        ``max_output_size`` and ``max_run_size`` (bytes, or a size such as ``"64MiB"``)
+        override the workflow's ``limits:`` for this run.
         """
-        plan = self.plan
+        plan = _with_limits(self.plan, max_output_size, max_run_size)
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
         executor = parse_choice(executor)
         check_available(specs_used(plan, executor), self._file)
@@ -204,12 +209,21 @@ class Workflow:
         executor: ExecutorArg = None,
         store: Store | str | Path | None = None,
         allow_env: Collection[str] = (),
+        max_output_size: int | str | None = None,
+        max_run_size: int | str | None = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
-        failed run: look at ``result.status``). ``store`` records it (default: not)."""
+        failed run: look at ``result.status``). ``store`` records it (default: not);
+        ``max_output_size`` and ``max_run_size`` as for ``create_run``."""
         async with _opened(store) as opened:
             the_run = self.create_run(
-                inputs, run_id=run_id, executor=executor, store=opened, allow_env=allow_env
+                inputs,
+                run_id=run_id,
+                executor=executor,
+                store=opened,
+                allow_env=allow_env,
+                max_output_size=max_output_size,
+                max_run_size=max_run_size,
             )
             return await the_run.execute()
 
@@ -219,6 +233,20 @@ class Workflow:
         except ValidationError:
             name = self._data.get("name", "?")
         return f"<Workflow {name!r}>"
+
+
+def _with_limits(plan: Plan, max_output_size: object, max_run_size: object) -> Plan:
+    """``plan`` with the limits a caller gives for one run (a ``WorkflowError`` naming
+    the argument for a bad size)."""
+    if max_output_size is None and max_run_size is None:
+        return plan
+    limits = plan.limits
+    for name, value in (("max_output_size", max_output_size), ("max_run_size", max_run_size)):
+        try:
+            limits = limits.replace(**{name: value})
+        except ValueError as exc:
+            raise WorkflowError(f"{name}: {exc}") from None
+    return dataclasses.replace(plan, limits=limits)
 
 
 def _describe(value: Any) -> str:

@@ -26,6 +26,7 @@ from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import parse_size
 from plait.definition.loader import read_document
 from plait.durable import prepare_resume, request_cancel, result_from_store
 from plait.engine.result import RunResult, from_iso
@@ -83,6 +84,36 @@ ExecutorOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+MaxOutputSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-output-size",
+        help="Fail a step whose output is larger, as JSON: bytes or a size such as 64MiB. "
+        "Default: the workflow's limits.maxOutputSize, else 16MiB.",
+        show_default=False,
+    ),
+]
+MaxRunSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-run-size",
+        help="Fail the run when its steps' outputs add up to more: bytes or a size such as "
+        "4GiB. Default: the workflow's limits.maxRunSize, else 1GiB.",
+        show_default=False,
+    ),
+]
+
+
+def _size(flag: str, text: str | None) -> int | None:
+    """``--max-output-size`` or ``--max-run-size``, in bytes, or exit status 2."""
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise _fail_store(WorkflowError(f"{flag}: {exc}")) from None
 
 
 def _executor(text: str | None) -> ExecutorSpec | None:
@@ -178,9 +209,12 @@ def run(
     ] = False,
     allow_env: AllowEnvOption = None,
     executor: ExecutorOption = None,
+    max_output_size: MaxOutputSizeOption = None,
+    max_run_size: MaxRunSizeOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
+    limits = _size("--max-output-size", max_output_size), _size("--max-run-size", max_run_size)
     wf = _load(file)
     the_store = _open(store)
     try:
@@ -191,6 +225,8 @@ def run(
             store=the_store,
             allow_env=allow_env or (),
             executor=spec,
+            max_output_size=limits[0],
+            max_run_size=limits[1],
         )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None

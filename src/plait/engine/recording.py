@@ -25,7 +25,7 @@ from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.engine.writer import BatchWriter, Callback
-from plait.errors import RunError, StepFailed, StoreError
+from plait.errors import RunError, StoreError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
@@ -50,21 +50,11 @@ class RunControl(Protocol):
 
 
 # `dumps` is the store's JSON text helper (store/records.py), here for the engine.
-__all__ = ["LEASE_TTL", "Recorder", "Restored", "dumps", "lease_owner", "outline", "storable"]
+__all__ = ["LEASE_TTL", "Recorder", "Restored", "dumps", "lease_owner", "outline"]
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
 START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
-
-
-def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
-    """A step's output as the JSON the store keeps, or why it cannot be (the step then
-    fails, naming the type)."""
-    try:
-        return dumps(output), None
-    except (TypeError, ValueError, RecursionError) as exc:
-        message = f"step '{step_id}' output cannot be stored as JSON: {exc}"
-        return None, StepFailed(message, step=step_id, type="OutputNotSerializable")
 
 
 def lease_owner() -> str:

@@ -34,6 +34,8 @@ def build_result(session: Session, root: Graph, finished_at: float) -> RunResult
         if node.kind is NodeKind.GROUP:
             groups[node.group_id] = _group_result(st, _members(root, st))
     status, error = root.status, root.error
+    if session.oversize is not None and status is RunStatus.SUCCEEDED:
+        status, error = RunStatus.FAILED, session.oversize  # (nothing absorbs it)
     outputs = None
     if status is RunStatus.SUCCEEDED:
         try:

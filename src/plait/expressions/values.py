@@ -215,7 +215,7 @@ def _bulk(items: Collection[Any], n: int) -> int | None:
     if kind is _NONE:
         return 4 * n
     if kind is bool:  # true, false
-        return 5 * n - sum(items)
+        return 5 * n - int(sum(items))
     if kind is int:  # digits >= 0.3 * bits - 0.2 each: a lower bound of the sum
         return max(n, (3 * sum(map(int.bit_length, items)) - 2 * n) // 10)
     if kind is float:
