@@ -6,7 +6,7 @@ limits, recording, timers and "nothing leaks" hold inside bodies exactly as outs
 
     Run (handle) ─▶ Session: pools · executors · breakers · recorder · tasks ·
                     deadlines · signals · restored steps · pause decision ·
-                    meter (output sizes)
+                    meter (output sizes) · records (the body graphs that ended)
                        ▲
           Graph (the workflow) · Graph (branch <3>) · Graph (pass [2]) · ...
 
@@ -23,6 +23,7 @@ from plait.compiler.inputs import EnvBinding
 from plait.compiler.plan import Plan
 from plait.engine.breaker import CircuitBreaker
 from plait.engine.deadlines import Deadline, Deadlines
+from plait.engine.finished import Records
 from plait.engine.meter import Meter
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.recording import Recorder, Restored
@@ -75,7 +76,8 @@ class Session:
         # recorded output; the others' attempts are numbered after the recorded ones.
         self.restored = dict(restored or {})
         self.attempts_before = attempts_before or {}
-        self.nested: list[StepState] = []  # every node of every body graph
+        # what is kept of every body graph that ended: map branches, loop passes...
+        self.records = Records()
         self.meter = Meter(plan.limits)  # each output against `limits:`
         self.oversize: RunError | None = None  # why the run's outputs are too large
         self.deadlines = Deadlines()
@@ -97,7 +99,6 @@ class Session:
             states = [StepState(node) for node in plan.nodes]
         else:
             states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
-            self.nested.extend(states)
         if self.attempts_before:
             for st in states:
                 st.attempts = self.attempts_before.get(st.node_id, st.attempts)

@@ -25,6 +25,8 @@ MAX_ITEMS = 10_000_000
 class MapRunner(BodyRunner):
     """``parallel:``: one branch per item, a sliding window, a wait strategy."""
 
+    mark = "<>"
+
     def begin(self) -> None:
         node = self.node
         scope = self.run.scope_for(self.state)
