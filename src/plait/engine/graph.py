@@ -132,7 +132,8 @@ class Graph:
             return
         output_json = None
         recorder = self.session.recorder
-        if status is StepStatus.SUCCEEDED and not restored:
+        weigh = output is not None or recorder is not None  # (None, no store: nothing to do)
+        if status is StepStatus.SUCCEEDED and not restored and weigh:
             meter = self.session.meter
             if recorder is not None:
                 output_json, refused = meter.encode(st.node_id, output)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection
+from operator import countOf
 from typing import Any
 
 from plait.errors import ExpressionError
@@ -173,7 +174,7 @@ def json_size(value: Any, limit: int) -> int:
             total += 4 * n  # braces, ", " between items, ": " after each key
             if total + 2 * n > limit:  # each key and value costs at least 1 more
                 return total + 2 * n
-            if n >= _BULK and (keys := _bulk(item.keys(), n)) is not None:
+            if n >= _BULK and (keys := _bulk_keys(item.keys(), n)) is not None:
                 total += keys
             else:
                 push(item.keys())
@@ -204,8 +205,19 @@ def json_size(value: Any, limit: int) -> int:
 _BULK = 16  # from this many items, a container of one scalar type is weighed in bulk
 
 
+def _bulk_keys(keys: Collection[Any], n: int) -> int | None:
+    """Text keys, at C speed (a key JSON cannot hold, such as a tuple, makes ``dumps``
+    fail anyway: what it counts matters little); None if some key has no length."""
+    try:
+        return sum(map(len, keys)) + 2 * n
+    except TypeError:  # numbers as keys
+        return _bulk(keys, n)
+
+
 def _bulk(items: Collection[Any], n: int) -> int | None:
     """The size of ``n`` items all of one scalar type, at C speed; None for the rest."""
+    if next(iter(items)) is None and countOf(items, None) == n:
+        return 4 * n  # (the outputs of a group of steps that output nothing)
     kinds = set(map(type, items))
     if len(kinds) != 1:
         return None

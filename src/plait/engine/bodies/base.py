@@ -88,6 +88,11 @@ class BodyRunner(ABC):
                 again = self._again
         finally:
             self._busy = False
+        if self.decided:
+            self.release()
+
+    def release(self) -> None:  # noqa: B027 - a hook: most runners hold nothing to drop
+        """The node is decided: drop what only starting children needed."""
 
     def stop(self, child_status: StepStatus, reason: str, losers: list[int] | None = None) -> None:
         """End the live children, or just ``losers`` (the node was cancelled, timed out or
