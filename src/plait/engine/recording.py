@@ -57,6 +57,20 @@ START_DELAY = 0.05  # a step still running this long after it started gets its `
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 
 
+# The step_ended event's payload: one text per (status, attempt) shared by every event
+# that says it, not one per step (86 bytes each, a million times over in memory://).
+_ENDED: dict[tuple[str, int], str] = {}
+
+
+def _ended_payload(status: str, attempt: int) -> str:
+    text = _ENDED.get((status, attempt))
+    if text is None:
+        text = f'{{"status": "{status}", "attempt": {attempt}}}'
+        if attempt <= 100:
+            _ENDED[status, attempt] = text
+    return text
+
+
 def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -261,7 +275,7 @@ class Recorder:
         error = None if st.error is None else dumps(st.error.to_dict())
         detail = None if st.winner is None else dumps({"winner": st.winner})
         self._seq += 1
-        payload = f'{{"status": "{status}", "attempt": {st.attempts}}}'
+        payload = _ended_payload(status, st.attempts)
         put = self._writer.put
         put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node_id, payload))
         put(self._record(st, status, text, output_json, error, detail, started, finished), durable)
