@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from pathlib import Path
@@ -35,7 +36,7 @@ from plait.durable import (
 )
 from plait.engine.result import RunResult
 from plait.engine.run import Run
-from plait.errors import ValidationError
+from plait.errors import ValidationError, WorkflowError
 from plait.executors.base import Executor
 from plait.executors.select import check_available, parse_choice, specs_used
 from plait.observability import attach, attach_resumed
@@ -211,6 +212,8 @@ class Workflow:
         allow_workflow_dirs: AllowDirs = None,
         tracer_provider: TracerProvider | None = None,
         metrics: CollectorRegistry | None = None,
+        max_output_size: int | str | None = None,
+        max_run_size: int | str | None = None,
     ) -> Run:
         """A run ready to ``execute()``; keep it to ``cancel()`` from elsewhere.
 
@@ -227,8 +230,11 @@ class Workflow:
         there, as it is in the global provider if the workflow says ``tracing:``; with
         ``metrics`` (a Prometheus ``CollectorRegistry``) it reports into that registry
         (docs/observability.md).
+        ``max_output_size`` and ``max_run_size`` (bytes, or a size such as ``"64MiB"``)
+        override the workflow's ``limits:`` for this run.
         """
         plan = self.plan_for(self._policy_with(allow_python, allow_workflow_dirs))
+        plan = _with_limits(plan, max_output_size, max_run_size)
         bound = bind_inputs(plan, inputs or {}, text_keys=text_inputs)
         executor = parse_choice(executor)
         check_available(specs_used(plan, executor), self._file)
@@ -260,6 +266,8 @@ class Workflow:
         allow_workflow_dirs: AllowDirs = None,
         tracer_provider: TracerProvider | None = None,
         metrics: CollectorRegistry | None = None,
+        max_output_size: int | str | None = None,
+        max_run_size: int | str | None = None,
     ) -> RunResult:
         """Run the workflow to its end and return the result (it never raises for a
         failed run: look at ``result.status``). ``store`` records it (default: not).
@@ -275,6 +283,8 @@ class Workflow:
                 allow_workflow_dirs=allow_workflow_dirs,
                 tracer_provider=tracer_provider,
                 metrics=metrics,
+                max_output_size=max_output_size,
+                max_run_size=max_run_size,
             )
             return await the_run.execute()
 
@@ -284,6 +294,20 @@ class Workflow:
         except ValidationError:
             name = self._data.get("name", "?")
         return f"<Workflow {name!r}>"
+
+
+def _with_limits(plan: Plan, max_output_size: object, max_run_size: object) -> Plan:
+    """``plan`` with the limits a caller gives for one run (a ``WorkflowError`` naming
+    the argument for a bad size)."""
+    if max_output_size is None and max_run_size is None:
+        return plan
+    limits = plan.limits
+    for name, value in (("max_output_size", max_output_size), ("max_run_size", max_run_size)):
+        try:
+            limits = limits.replace(**{name: value})
+        except ValueError as exc:
+            raise WorkflowError(f"{name}: {exc}") from None
+    return dataclasses.replace(plan, limits=limits)
 
 
 def _describe(value: Any) -> str:

@@ -17,6 +17,8 @@
         + StepTimedOut         a step ran past its timeout
         + PoolFull             a pool's queue was full; the step was rejected
         + CircuitOpen          a circuit breaker is open; the tool was not called
+        + OutputTooLarge       a step's output is over ``limits.maxOutputSize``
+        + RunTooLarge          a run's outputs add up past ``limits.maxRunSize``
         + RunCancelled         the run was cancelled
         + RunTimedOut          the run ran past ``maxDuration``
       x StoreError             the store cannot be opened, read or written (exit status 2)
@@ -366,6 +368,19 @@ class CircuitOpen(RunError):
     """A circuit breaker of the step's pool or tool is open: the call was not made."""
 
     type = "CircuitOpen"
+
+
+class OutputTooLarge(RunError):
+    """A step's output is larger than the run's ``maxOutputSize`` (as JSON): the step
+    failed and its output was dropped."""
+
+    type = "OutputTooLarge"
+
+
+class RunTooLarge(RunError):
+    """The step outputs of a run add up past its ``maxRunSize``: the run failed."""
+
+    type = "RunTooLarge"
 
 
 class RunCancelled(RunError):

@@ -51,7 +51,8 @@ def check_stopped(run: Run, probe: Probe) -> None:
     assert probe.finished == []  # no call went past its cancel point
     assert probe.active == 0
     assert sorted(probe.started_names) == sorted(RUNNING)  # no later pass or branch
-    states = {st.node_id: st.status for st in [*run._graph.states, *run._session.nested]}
+    states = {st.node_id: st.status for st in run._graph.states}
+    states.update((node_id, status) for node_id, _, status in run._session.records.rows())
     assert all(status.terminal for status in states.values()), states
     assert states["outer"] is StepStatus.CANCELLED
     assert states["lp"] is StepStatus.CANCELLED

@@ -110,19 +110,39 @@ class Gauge:
 
 
 def state_of(run: Run, node_id: str) -> StepState | None:
-    states = run._graph.states  # the engine's own records (a test looks inside)
-    index = run.plan.index.get(node_id)
-    if index is not None and states[index].node_id == node_id:
-        return states[index]
-    for st in run._session.nested:
+    """A node of the workflow or of a body graph still running (the engine's own
+    records: a test looks inside)."""
+    for st in live_states(run):
         if st.node_id == node_id:
             return st
     return None
 
 
-def all_states(run: Run) -> Iterator[StepState]:
-    yield from run._graph.states
-    yield from run._session.nested
+def live_states(run: Run) -> Iterator[StepState]:
+    """The states of the workflow's nodes and of every body graph still running."""
+    graphs: list[Any] = [run._graph]
+    while graphs:
+        graph = graphs.pop()
+        yield from graph.states
+        for body in graph.bodies.values():
+            graphs.extend(body.live.values())
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A node of a body graph that ended, as the run keeps it (engine/finished.py)."""
+
+    node_id: str
+    node: Any
+    status: StepStatus
+    done: bool = True
+    task: None = None
+
+
+def all_states(run: Run) -> Iterator[StepState | Ended]:
+    yield from live_states(run)
+    for node_id, node, status in run._session.records.rows():
+        yield Ended(node_id, node, status)
 
 
 _current: Gauge | None = None

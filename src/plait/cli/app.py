@@ -41,6 +41,7 @@ from plait.cli.stats import stats
 from plait.compiler.plan import Plan
 from plait.compiler.render import RENDERERS
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import parse_size
 from plait.definition.loader import read_document
 from plait.definition.models import check_env_name
 from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
@@ -134,6 +135,24 @@ TraceOption = Annotated[
         "workflow with 'tracing:' is traced without it.",
     ),
 ]
+MaxOutputSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-output-size",
+        help="Fail a step whose output is larger, as JSON: bytes or a size such as 64MiB. "
+        "Default: the workflow's limits.maxOutputSize, else 16MiB.",
+        show_default=False,
+    ),
+]
+MaxRunSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-run-size",
+        help="Fail the run when its steps' outputs add up to more: bytes or a size such as "
+        "4GiB. Default: the workflow's limits.maxRunSize, else 1GiB.",
+        show_default=False,
+    ),
+]
 
 
 def _tracer_provider(wanted: bool, plan: Plan) -> Any:
@@ -147,6 +166,16 @@ def _tracer_provider(wanted: bool, plan: Plan) -> Any:
     except ImportError:
         raise WorkflowError(Problem(OTEL_HINT, plan.file)) from None
     return provider_from_env()
+
+
+def _size(flag: str, text: str | None) -> int | None:
+    """``--max-output-size`` or ``--max-run-size``, in bytes, or exit status 2."""
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise _fail_store(WorkflowError(f"{flag}: {exc}")) from None
 
 
 def _executor(text: str | None) -> ExecutorSpec | None:
@@ -252,9 +281,12 @@ def run(
     allow_workflow_dir: AllowWorkflowDirOption = None,
     trace: TraceOption = False,
     events: EventsOption = None,
+    max_output_size: MaxOutputSizeOption = None,
+    max_run_size: MaxRunSizeOption = None,
 ) -> None:
     """Run a workflow and record it; show live progress on a terminal."""
     spec = _executor(executor)
+    limits = _size("--max-output-size", max_output_size), _size("--max-run-size", max_run_size)
     wf = _load(file, _policy(allow_python, allow_workflow_dir))
     try:
         provider = _tracer_provider(trace, wf.plan)
@@ -270,6 +302,8 @@ def run(
             allow_env=_env_names(allow_env),
             executor=spec,
             tracer_provider=provider,
+            max_output_size=limits[0],
+            max_run_size=limits[1],
         )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None

@@ -148,7 +148,7 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
     )
     if result.error:
         error = f"error: {result.error.type}: {result.error.message}"
-        console.print(Text(mask(error), "red"))
+        console.print(Text(mask(error), "red"), soft_wrap=True)  # one line, as the JSON has it
     failure = first_failure(result)
     if failure is not None and failure.traceback:
         console.print(

@@ -28,6 +28,7 @@ from plait.compiler.reliability import pool_adaptive, pool_breaker, pool_limit, 
 from plait.compiler.subworkflows import resolve as resolve_workflow
 from plait.compiler.validate import FRAME_FIELDS, check_references, find_cycle
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import Limits
 from plait.definition.loader import Loaded, parse_definition
 from plait.definition.models import (
     GroupDef,
@@ -768,6 +769,7 @@ def _build_plan(
         signals=frozenset(b.signals),
         policy=b.policy,
         tracing=_tracing(definition.tracing),
+        limits=Limits(definition.limits.max_output_size, definition.limits.max_run_size),
     )
 
 

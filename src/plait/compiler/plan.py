@@ -20,6 +20,7 @@ from typing import Any
 
 from plait.compiler.reliability import AdaptiveSpec, BreakerSpec
 from plait.definition.executor import ExecutorSpec
+from plait.definition.limits import DEFAULT_LIMITS, Limits
 from plait.definition.models import WaitStrategy
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.expressions.template import Const, Template
@@ -173,6 +174,8 @@ class Plan:
     # members, compiled while the run goes, are held to it too
     policy: Policy = DEFAULT_POLICY
     tracing: TracingSpec | None = None  # `tracing:`; None: not traced unless asked
+    # `limits:`: the run's are its workflow plan's (a body's or a sub-workflow's are unused)
+    limits: Limits = DEFAULT_LIMITS
 
     def node(self, step_id: str) -> Node:
         return self.nodes[self.index[step_id]]

@@ -28,6 +28,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from plait.definition.durations import parse_duration
 from plait.definition.executor import ExecutorSpec, parse_executor
+from plait.definition.limits import DEFAULT_LIMITS, parse_size
 from plait.definition.rates import parse_rate
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -183,6 +184,16 @@ def _limit(value: object) -> object:
             f"max: N}}; not {value!r}"
         )
     return value
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class LimitsDef(Definition):
+    """``limits:``: the run's resource limits (``definition/limits.py``)."""
+
+    max_output_size: Size = DEFAULT_LIMITS.max_output_size
+    max_run_size: Size = DEFAULT_LIMITS.max_run_size
 
 
 class PoolDef(Definition):
@@ -561,6 +572,7 @@ class WorkflowDef(Definition):
     outputs: Any = None
     executor: Executor = None  # where steps run unless a step says otherwise
     tracing: Annotated[TracingDef | None, BeforeValidator(_tracing)] = None
+    limits: LimitsDef = LimitsDef()
 
     @field_validator("inputs", mode="before")
     @classmethod

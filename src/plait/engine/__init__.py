@@ -15,9 +15,11 @@ in pyproject.toml: a module imports only those below it)::
                 a body run as child graphs
     protocols   Host: what starts, tasks, groups and bodies may touch of a graph
     session     Session: what the whole run shares (pools, executors, breakers,
-                recorder, observer, tasks, timers, signals) and the pause decision
+                recorder, observer, tasks, timers, signals, meter, records) and the
+                pause decision
     observe     Observer: what watches a run besides its recorder (traces, metrics:
                 plait.observability), called where the recorder is
+    finished    Records: what is kept of a body graph that ended (compact columns)
     recording   Recorder: every transition to the store; writer: its batch thread
     result      RunResult, StepResult, GroupResult: what a run produced
     pools/      WorkerPool: slots, queue, rate, breaker, adaptive limit; seed 001's
@@ -29,6 +31,7 @@ in pyproject.toml: a module imports only those below it)::
     state       StepState (one node in one run), the names ``${...}`` sees, Stop
     ready       ReadyQueue: edges, dead-path elimination, control edges
     deadlines   Deadline: the one timer kind; ``within`` for a step's timeout
+    meter       Meter: each output weighed against the run's ``limits:``
 """
 
 from plait.engine.pools import PoolStats, PoolStatus, StrategyResult, WorkerPool, WorkerTask

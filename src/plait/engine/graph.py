@@ -24,10 +24,9 @@ from plait.compiler.plan import Node, NodeKind, Plan
 from plait.engine import monitor, starts
 from plait.engine.protocols import Body, Host, Window
 from plait.engine.ready import Edge, Readiness, ReadyQueue, edge_after, route_edges
-from plait.engine.recording import storable
 from plait.engine.session import Session
 from plait.engine.state import ErrorScope, Frame, FrameScope, StepState, Stop, skip_reason
-from plait.errors import RunCancelled, RunError, RunTimedOut, StepTimedOut
+from plait.errors import RunCancelled, RunError, RunTimedOut, RunTooLarge, StepTimedOut
 from plait.expressions.scope import Scope
 from plait.status import RunStatus, StepStatus
 
@@ -126,16 +125,24 @@ class Graph:
     ) -> None:
         """Record that a node ended, once; its consequences follow in ``propagate``.
 
-        With a store, a success is released to the dependents only once it is on disk;
-        its output must be JSON, or the step fails here, naming the type."""
+        A success's output is weighed against the run's limits (``meter``), or the step
+        fails here. With a store, a success is released to the dependents only once it
+        is on disk; its output must be JSON, or the step fails here, naming the type."""
         if st.done:
             return
         output_json = None
         recorder = self.session.recorder
-        if recorder is not None and not restored and status is StepStatus.SUCCEEDED:
-            output_json, unstorable = storable(st.node.id, output)
-            if unstorable is not None:
-                status, output, error = StepStatus.FAILED, None, unstorable
+        weigh = output is not None or recorder is not None  # (None, no store: nothing to do)
+        if status is StepStatus.SUCCEEDED and not restored and weigh:
+            meter = self.session.meter
+            if recorder is not None:
+                output_json, refused = meter.encode(st.node_id, output)
+            else:
+                refused = meter.weigh(st.node_id, output)
+            if refused is not None:
+                status, output, error = StepStatus.FAILED, None, refused
+                if isinstance(refused, RunTooLarge):
+                    self.session.too_large(refused)
         st.done = True
         st.status = status
         st.output = output

@@ -38,7 +38,7 @@ from plait.compiler.plan import NodeKind, Plan
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.engine.writer import BatchWriter, Callback
-from plait.errors import LeaseHeld, RunCancelled, RunError, StepFailed, StoreError, WorkflowError
+from plait.errors import LeaseHeld, RunCancelled, RunError, StoreError, WorkflowError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
@@ -71,7 +71,6 @@ __all__ = [
     "dumps",
     "lease_owner",
     "outline",
-    "storable",
 ]
 
 LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
@@ -80,14 +79,18 @@ START_DELAY = 0.05  # a step still running this long after it started gets its `
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 
 
-def storable(step_id: str, output: Any) -> tuple[str | None, RunError | None]:
-    """A step's output as the JSON the store keeps, or why it cannot be (the step then
-    fails, naming the type)."""
-    try:
-        return dumps(output), None
-    except (TypeError, ValueError, RecursionError) as exc:
-        message = f"step '{step_id}' output cannot be stored as JSON: {exc}"
-        return None, StepFailed(message, step=step_id, type="OutputNotSerializable")
+# The step_ended event's payload: one text per (status, attempt) shared by every event
+# that says it, not one per step (86 bytes each, a million times over in memory://).
+_ENDED: dict[tuple[str, int], str] = {}
+
+
+def _ended_payload(status: str, attempt: int) -> str:
+    text = _ENDED.get((status, attempt))
+    if text is None:
+        text = f'{{"status": "{status}", "attempt": {attempt}}}'
+        if attempt <= 100:
+            _ENDED[status, attempt] = text
+    return text
 
 
 def lease_owner() -> str:
@@ -410,7 +413,7 @@ class Recorder:
         error = None if st.error is None else dumps(st.error.to_dict())
         detail = None if st.winner is None else dumps({"winner": st.winner})
         self._seq += 1
-        payload = f'{{"status": "{status}", "attempt": {st.attempts}}}'
+        payload = _ended_payload(status, st.attempts)
         if detail is not None:  # a group's or a map's decision: which member won
             payload = f'{payload[:-1]}, "winner": {dumps(st.winner)}}}'
         put = self._writer.put

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from plait.errors import ErrorInfo
 from plait.secrets import NO_SECRETS, Secrets
@@ -229,36 +229,93 @@ class RunResult:
         return document
 
 
+class NestedSteps(Protocol):
+    """The nodes of a run's bodies (map branches, loop passes...), as ``StepResults``
+    reads them (``engine/finished.Records``)."""
+
+    def __len__(self) -> int: ...
+    def ids(self) -> Iterator[str]: ...
+    def result(self, node_id: str) -> StepResult | None: ...
+    def items(self) -> Iterator[tuple[str, StepResult]]: ...
+
+
 class StepResults(Mapping[str, StepResult]):
     """``RunResult.steps``: a read-only view of a finished run's steps. Each
     ``StepResult`` is made when first asked for, so a 100,000-step run does not build
-    100,000 of them to return one output."""
+    100,000 of them to return one output. The workflow's own steps come first, then
+    the nodes of its bodies (``nested``), kept compact until asked for."""
 
-    __slots__ = ("_cache", "_index", "_states")
+    __slots__ = ("_cache", "_index", "_nested", "_states")
 
-    def __init__(self, states: Sequence[Any], index: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        states: Sequence[Any],
+        index: Mapping[str, int],
+        nested: NestedSteps | None = None,
+    ) -> None:
         self._states = states
         self._index = index
-        self._cache: dict[int, StepResult] = {}
+        self._nested = nested
+        self._cache: dict[int | str, StepResult] = {}
 
     def __getitem__(self, step_id: str) -> StepResult:
-        position = self._index[step_id]
-        found = self._cache.get(position)
+        position = self._index.get(step_id)
+        key: int | str = step_id if position is None else position
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        if position is not None:
+            found = step_result(self._states[position])
+        elif self._nested is not None:
+            found = self._nested.result(step_id)
         if found is None:
-            found = self._cache[position] = _step_result(self._states[position])
+            raise KeyError(step_id)
+        self._cache[key] = found
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return (st.node_id for st in self._states)
+        yield from (st.node_id for st in self._states)
+        if self._nested is not None:
+            yield from self._nested.ids()
 
     def __len__(self) -> int:
-        return len(self._states)
+        return len(self._states) + (0 if self._nested is None else len(self._nested))
+
+    def items(self) -> ItemsView[str, StepResult]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[StepResult]:
+        return _Values(self)
+
+    def pairs(self) -> Iterator[tuple[str, StepResult]]:
+        """Every (id, result) in order, without looking each id up: the run document of a
+        map of a million branches reads them once, in one pass over the records."""
+        for position, st in enumerate(self._states):
+            found = self._cache.get(position)
+            yield st.node_id, found if found is not None else step_result(st)
+        if self._nested is not None:
+            yield from self._nested.items()
 
     def __repr__(self) -> str:
         return f"<StepResults of {len(self)} steps>"
 
 
-def _step_result(st: Any) -> StepResult:
+class _Items(ItemsView[str, StepResult]):
+    _mapping: StepResults
+
+    def __iter__(self) -> Iterator[tuple[str, StepResult]]:
+        return self._mapping.pairs()
+
+
+class _Values(ValuesView[StepResult]):
+    _mapping: StepResults
+
+    def __iter__(self) -> Iterator[StepResult]:
+        return (result for _, result in self._mapping.pairs())
+
+
+def step_result(st: Any) -> StepResult:
+    """The result of one node, from its ``StepState``."""
     return StepResult(
         id=st.node_id,
         status=st.status,

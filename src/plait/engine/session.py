@@ -5,7 +5,8 @@ Built once per run by ``Run``; every ``Graph`` of the run holds the same one, so
 limits, recording, timers and "nothing leaks" hold inside bodies exactly as outside::
 
     Run (handle) ─▶ Session: pools · executors · breakers · recorder · observer ·
-                    tasks · deadlines · signals · restored steps · pause decision
+                    tasks · deadlines · signals · restored steps · pause decision ·
+                    meter (output sizes) · records (the body graphs that ended)
                        ▲
           Graph (the workflow) · Graph (branch <3>) · Graph (pass [2]) · ...
 
@@ -22,6 +23,8 @@ from plait.compiler.inputs import EnvBinding
 from plait.compiler.plan import Plan
 from plait.engine.breaker import CircuitBreaker
 from plait.engine.deadlines import Deadline, Deadlines
+from plait.engine.finished import Records
+from plait.engine.meter import Meter
 from plait.engine.observe import Observer
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.recording import Recorder, Restored
@@ -75,7 +78,10 @@ class Session:
         # recorded output; the others' attempts are numbered after the recorded ones.
         self.restored = dict(restored or {})
         self.attempts_before = attempts_before or {}
-        self.nested: list[StepState] = []  # every node of every body graph
+        # what is kept of every body graph that ended: map branches, loop passes...
+        self.records = Records()
+        self.meter = Meter(plan.limits)  # each output against `limits:`
+        self.oversize: RunError | None = None  # why the run's outputs are too large
         self.deadlines = Deadlines()
         # Pause and resume: the signals given (a resume's), the `wait` nodes waiting for
         # one (with their timeout), and successes not yet on disk.
@@ -95,7 +101,6 @@ class Session:
             states = [StepState(node) for node in plan.nodes]
         else:
             states = [StepState(node, frame.node_id(node.id), frame) for node in plan.nodes]
-            self.nested.extend(states)
         if self.attempts_before:
             for st in states:
                 st.attempts = self.attempts_before.get(st.node_id, st.attempts)
@@ -106,6 +111,17 @@ class Session:
     def cancel(self, reason: str) -> None:
         if self.root is not None:
             self.root.abort(RunStatus.CANCELLED, reason)
+
+    def too_large(self, error: RunError) -> None:
+        """A step took the run's outputs past ``maxRunSize`` (its own end records that):
+        the whole run fails, soon, once, as cleanly as a cancel."""
+        if self.oversize is not None:
+            return
+        self.oversize = failure = RunError(error.message, type=error.type)
+        root = self.root
+        if root is not None:
+            reason = "the run's outputs are over its maxRunSize"
+            asyncio.get_running_loop().call_soon(root.abort, RunStatus.FAILED, reason, failure)
 
     def fail_store(self, exc: StoreError) -> None:
         """The store cannot be written: stop, since nothing more could be recorded."""

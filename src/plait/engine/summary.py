@@ -6,10 +6,12 @@ It only reads: the run's status is what its graph says, except that a run whose
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from plait.compiler.plan import NodeKind
 from plait.engine.graph import Graph
+from plait.engine.protocols import Host
 from plait.engine.result import GroupResult, RunResult, StepResults
 from plait.engine.session import Session
 from plait.engine.state import StepState
@@ -20,20 +22,17 @@ from plait.status import RunStatus
 def build_result(session: Session, root: Graph, finished_at: float) -> RunResult:
     """The result of the run whose top graph is ``root``."""
     plan = root.plan
-    if session.nested:  # the nodes of map branches and loop passes, by node id
-        states = [*root.states, *session.nested]
-        index = dict(plan.index)
-        for position in range(len(root.states), len(states)):
-            index[states[position].node_id] = position
-        steps = StepResults(states, index)
-    else:
-        steps = StepResults(root.states, plan.index)
+    records = session.records  # the nodes of map branches, loop passes...
+    records.live = [st for graph in _live(root) for st in graph.states]  # (a paused run)
+    steps = StepResults(root.states, plan.index, records if records else None)
     groups = {}
     for st in root.states:
         node = st.node
         if node.kind is NodeKind.GROUP:
             groups[node.group_id] = _group_result(st, _members(root, st))
     status, error = root.status, root.error
+    if session.oversize is not None and status is RunStatus.SUCCEEDED:
+        status, error = RunStatus.FAILED, session.oversize  # (nothing absorbs it)
     outputs = None
     if status is RunStatus.SUCCEEDED:
         try:
@@ -54,6 +53,16 @@ def build_result(session: Session, root: Graph, finished_at: float) -> RunResult
         stats=_stats(session),
         secrets=session.secrets,
     )
+
+
+def _live(root: Graph) -> Iterator[Host]:
+    """The body graphs still running (a paused run's, waiting for a signal)."""
+    graphs: list[Host] = [child for body in root.bodies.values() for child in body.live.values()]
+    while graphs:
+        graph = graphs.pop()
+        yield graph
+        for body in graph.bodies.values():
+            graphs.extend(body.live.values())
 
 
 def _group_result(st: StepState, members: list[StepState]) -> GroupResult:

@@ -10,11 +10,17 @@ functions agree on them::
     MAX_INT_BITS           bits of an integer made by ``*`` or ``**``
     MAX_EXPONENT           ``|exponent|`` of ``**``
     MAX_RANGE              items of ``range()``
+
+``json_size`` weighs a value as its JSON text would (a run's ``limits.maxOutputSize``
+and ``maxRunSize``) without writing that text, and stops as soon as it is over.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Collection
+from operator import countOf
 from typing import Any
 
 from plait.errors import ExpressionError
@@ -124,3 +130,142 @@ def check_size(size: int, limit: int) -> None:
             f"result too large ({size:,} characters or items; one operation in this "
             f"expression may build at most {limit:,})"
         )
+
+
+# -- the size of a value as JSON, without encoding it ------------------------------------
+
+_NONE = type(None)
+
+
+def json_size(value: Any, limit: int) -> int:
+    """About ``len(json.dumps(value))``, never more, counted until it passes ``limit``.
+
+    Exact for ASCII text without escapes, lists, mappings with text keys, ``null`` and
+    booleans; a lower bound for the rest (an escape or a non-ASCII character is counted
+    once, a number by its fewest digits). An object JSON cannot hold counts as its
+    ``sys.getsizeof``. A list repeated by reference (``[big] * 1000``, or a list that
+    holds itself) is counted once per reference, as its text would repeat it; the walk
+    stops as soon as the count passes ``limit``, so it costs at most about ``limit``
+    steps whatever the value (a structure built by doubling a list 40 times is refused
+    after ``limit`` steps, not after 2**40). No recursion: any depth is fine.
+    """
+    cls = type(value)
+    if cls is str:
+        return len(value) + 2
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if cls is int:
+        return _int_size(value)
+    total = 0
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        cls = type(item)
+        if cls is str:
+            total += len(item) + 2
+        elif cls is dict:
+            n = len(item)
+            if not n:
+                total += 2
+                continue
+            total += 4 * n  # braces, ", " between items, ": " after each key
+            if total + 2 * n > limit:  # each key and value costs at least 1 more
+                return total + 2 * n
+            if n >= _BULK and (keys := _bulk_keys(item.keys(), n)) is not None:
+                total += keys
+            else:
+                push(item.keys())
+            values = item.values()
+            if n >= _BULK and (size := _bulk(values, n)) is not None:
+                total += size
+            else:
+                push(values)
+        elif cls is list or cls is tuple:
+            n = len(item)
+            if not n:
+                total += 2
+                continue
+            total += 2 * n  # brackets and ", " between items
+            if total + n > limit:  # each item costs at least 1 more
+                return total + n
+            if n >= _BULK and (size := _bulk(item, n)) is not None:
+                total += size
+            else:
+                push(item)
+        else:
+            total += _leaf_size(item, cls, push)
+        if total > limit:
+            return total
+    return total
+
+
+_BULK = 16  # from this many items, a container of one scalar type is weighed in bulk
+
+
+def _bulk_keys(keys: Collection[Any], n: int) -> int | None:
+    """Text keys, at C speed (a key JSON cannot hold, such as a tuple, makes ``dumps``
+    fail anyway: what it counts matters little); None if some key has no length."""
+    try:
+        return sum(map(len, keys)) + 2 * n
+    except TypeError:  # numbers as keys
+        return _bulk(keys, n)
+
+
+def _bulk(items: Collection[Any], n: int) -> int | None:
+    """The size of ``n`` items all of one scalar type, at C speed; None for the rest."""
+    if next(iter(items)) is None and countOf(items, None) == n:
+        return 4 * n  # (the outputs of a group of steps that output nothing)
+    kinds = set(map(type, items))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind is str:
+        return sum(map(len, items)) + 2 * n
+    if kind is _NONE:
+        return 4 * n
+    if kind is bool:  # true, false
+        return 5 * n - int(sum(items))
+    if kind is int:  # digits >= 0.3 * bits - 0.2 each: a lower bound of the sum
+        return max(n, (3 * sum(map(int.bit_length, items)) - 2 * n) // 10)
+    if kind is float:
+        return 3 * n
+    return None
+
+
+def _int_size(value: int) -> int:
+    """The fewest digits an int of this many bits has (its sign not counted)."""
+    return max(1, (3 * value.bit_length() - 2) // 10)
+
+
+def _leaf_size(item: Any, cls: type, push: Any) -> int:
+    """Anything but an exact str, dict, list or tuple: numbers, null, subclasses, sets,
+    objects. A container of another class is pushed for the walk and counts its
+    brackets here."""
+    if item is None or item is True:
+        return 4
+    if item is False:
+        return 5
+    if cls is int:
+        return _int_size(item)
+    if cls is float:
+        return 3
+    if isinstance(item, str):
+        return len(item) + 2
+    if isinstance(item, int):  # IntEnum, bool-like subclasses
+        return _int_size(int(item))
+    if isinstance(item, float):
+        return 3
+    if isinstance(item, dict):
+        push(item.keys())
+        push(item.values())
+        return 4 * len(item) or 2
+    if isinstance(item, list | tuple | set | frozenset):
+        push(item)
+        return 2 * len(item) or 2
+    try:
+        return max(1, sys.getsizeof(item))
+    except Exception:  # a broken __sizeof__ of a tool's object
+        return 1

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from plait.engine.deadlines import Deadline
+from plait.engine.finished import Place
 from plait.engine.joins import Join, render_output
 from plait.engine.state import Frame, StepState
 from plait.errors import PlaitError, RunError, StepFailed, StepTimedOut
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 class BodyRunner(ABC):
     """Runs a map, a loop, a sub-workflow or a dynamic group as child runs, and ends its
     node. A subclass says how the body begins, what starts next, and what a child's end
-    means."""
+    means. A child that ended is kept only as records (``engine/finished.py``)."""
+
+    mark = ""  # a child node's id ends with its key so: "<>" (a branch), "[]" (a pass)
 
     def __init__(self, run: Host, state: StepState) -> None:
         self.run = run
@@ -41,6 +44,7 @@ class BodyRunner(ABC):
         frame = state.frame
         self.suffix = frame.suffix if frame is not None else ""  # `<3>` inside branch 3
         self.prefix = frame.prefix if frame is not None else ""  # `sub/` inside `sub`
+        self.place: Place | None = None  # how its children's records are named
 
     def start(self) -> None:
         node = self.node
@@ -84,6 +88,11 @@ class BodyRunner(ABC):
                 again = self._again
         finally:
             self._busy = False
+        if self.decided:
+            self.release()
+
+    def release(self) -> None:  # noqa: B027 - a hook: most runners hold nothing to drop
+        """The node is decided: drop what only starting children needed."""
 
     def stop(self, child_status: StepStatus, reason: str, losers: list[int] | None = None) -> None:
         """End the live children, or just ``losers`` (the node was cancelled, timed out or
@@ -139,13 +148,23 @@ class BodyRunner(ABC):
             return
         self.run.end(self.state, StepStatus.SUCCEEDED, output=output)
 
+    def new_place(self) -> Place:
+        """Where the children are: ``prefix + step id + suffix`` then the key's mark."""
+        return self.run.session.records.place(self.prefix, self.suffix, self.mark)
+
     def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> Host:
         outer = self.run.scope_for(self.state)
+        records = self.run.session.records
+        place = self.place
+        if place is None:
+            place = self.place = self.new_place()
 
         def child_ended(child: Host) -> None:
             if self.live.pop(key, None) is not None and not self.decided:
                 self.ended(key, child)
                 self.advance()
+            # Only records are kept of the child: its graph, states and scope go.
+            records.add(place, key, child.states)
 
         child = self.run.child(frame.plan, frame, names, outer, child_ended)
         self.live[key] = child

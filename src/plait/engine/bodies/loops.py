@@ -20,6 +20,8 @@ class LoopLimitExceeded(StepFailed):
 class LoopRunner(BodyRunner):
     """``loop:``: passes strictly in order; an error in a pass stops the loop."""
 
+    mark = "[]"
+
     def begin(self) -> None:
         node = self.node
         scope = self.run.scope_for(self.state)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.compiler.inputs import bind_inputs
 from plait.engine.bodies.base import BodyRunner
+from plait.engine.finished import Place
 from plait.engine.state import Frame
 from plait.errors import InputError, PlaitError, StepFailed, StepTimedOut
 from plait.status import RunStatus, StepStatus
@@ -19,6 +20,10 @@ class SubworkflowRunner(BodyRunner):
     """``workflow:``: another workflow's plan, run once as a child that sees only its own
     steps, its inputs (the step's ``input``, checked against what it declares), its
     workflow name, and the run's ``run`` and ``env``."""
+
+    def new_place(self) -> Place:
+        # `sub/fetch`, `sub<3>/fetch`: the child's prefix is this node's id
+        return self.run.session.records.place(f"{self.state.node_id}/", "", "")
 
     def begin(self) -> None:
         node = self.node
