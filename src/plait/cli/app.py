@@ -1,4 +1,4 @@
-"""The ``plait`` command: run, validate, graph; runs list/show, resume, cancel; stats.
+"""The ``plait`` command: run, validate, graph; runs list/show/logs, resume, cancel; stats.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
 or the command line is invalid (nothing was run); 143 SIGTERM cancelled the run; 130
@@ -35,6 +35,7 @@ from plait.cli.common import (
     out,
     print_json,
 )
+from plait.cli.logs import runs_logs
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.plan import Plan
@@ -64,6 +65,7 @@ app = typer.Typer(
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+runs_app.command("logs")(runs_logs)  # what steps logged (cli/logs.py)
 app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
 
 InputOption = Annotated[
