@@ -45,6 +45,7 @@ from plait.definition.loader import read_document
 from plait.definition.models import check_env_name
 from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
 from plait.durable import prepare_resume, request_cancel, result_from_store
+from plait.engine import steplogs
 from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import LoadError, Problem, StoreError, ValidationError, WorkflowError
@@ -279,6 +280,7 @@ def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
     """Execute, print the result, exit with the run's status. A tracer provider is
     shut down (its spans exported) before anything is printed."""
     show_progress = not as_json and err.is_terminal
+    _capture_step_logs()
     before = set(_step_threads())
     stop = _Stop(the_run)
     try:
@@ -309,6 +311,15 @@ def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
             sys.stderr.flush()
             os._exit(code)
     raise typer.Exit(code)
+
+
+def _capture_step_logs() -> None:
+    """What steps log, at ``$PLAIT_LOG_LEVEL`` (default INFO) and above, is kept."""
+    try:
+        level = steplogs.level_named(os.environ.get(steplogs.LEVEL_VAR) or "INFO")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    steplogs.capture_for_process(level)
 
 
 def _step_threads() -> list[threading.Thread]:

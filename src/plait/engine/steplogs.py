@@ -14,13 +14,16 @@ The recorder takes the buffer when the attempt ends (``take``): masked for the
 secrets of the runs in progress, then cut at ``LIMIT`` characters with a note saying
 how much was dropped (masked first, so a cut never leaves part of a secret).
 
-Which records: those at ``level`` (INFO by default; ``plait run --log-level``) and
-above, from any logger, that the logging configuration lets through. When the
-application has not configured logging (the root logger has no handler of its own),
-``install`` lowers the root logger to ``level`` so that ``logger.info`` reaches the
-handler, and the handler hands WARNING and above to ``logging.lastResort`` as Python
-would have: what was printed on stderr before is printed still. An application that
-configured logging keeps its levels.
+Which records: INFO and above, from any logger. The ``plait`` command owns its
+process: it keeps records at ``$PLAIT_LOG_LEVEL`` (INFO by default) and above,
+lowering the root logger to that level (``capture_for_process``). In an application
+that runs workflows from Python, its logging configuration decides: when it has not
+configured logging (the root logger has no handler of its own), ``install`` lowers
+the root logger to INFO so that ``logger.info`` reaches the handler; one that did
+keeps its levels (``logging.getLogger().setLevel(logging.INFO)`` to keep INFO). In
+both, the handler hands WARNING and above to ``logging.lastResort`` while it is the
+root logger's only handler, as Python would have: what was printed on stderr before
+is printed still.
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from typing import Any
 
 from plait import secrets
 
-__all__ = ["CURRENT", "LIMIT", "StepLog", "StepLogHandler", "install", "set_level", "take"]
+__all__ = [
+    "CURRENT",
+    "LIMIT",
+    "StepLog",
+    "StepLogHandler",
+    "capture_for_process",
+    "install",
+    "level_named",
+    "take",
+]
 
 LIMIT = 1024 * 1024  # characters kept of one attempt's logs
 # Read a little past the limit, so a secret the cut falls into can be masked whole.
@@ -85,9 +97,10 @@ class StepLogHandler(logging.Handler):
         if st is not None and record.levelno >= self.level:
             self._keep(st, record)
         last = logging.lastResort
-        if self.alone and last is not None and record.levelno >= last.level:
-            if logging.getLogger().handlers == [self]:  # still nobody else's: as Python would
-                last.handle(record)
+        # While it is the root's only handler, WARNING and above go on stderr as before.
+        alone = self.alone and logging.getLogger().handlers == [self]
+        if alone and last is not None and record.levelno >= last.level:
+            last.handle(record)
         return True
 
     def _keep(self, st: Any, record: logging.LogRecord) -> None:
@@ -127,15 +140,25 @@ def install() -> None:
         _installed = True
 
 
-def set_level(level: int | str) -> None:
-    """Keep records at ``level`` and above (a name such as ``"DEBUG"``, or a number)."""
-    number = logging.getLevelName(level.upper()) if isinstance(level, str) else level
-    if not isinstance(number, int):
-        raise ValueError(f"unknown log level {level!r}: DEBUG, INFO, WARNING, ERROR")
-    HANDLER.setLevel(number)
+LEVEL_VAR = "PLAIT_LOG_LEVEL"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def level_named(name: str) -> int:
+    """A level's number from its name (``DEBUG``...); ``ValueError`` naming the choices."""
+    if name.strip().upper() not in LEVELS:
+        raise ValueError(f"{LEVEL_VAR}={name!r} is not a log level: {', '.join(LEVELS)}")
+    return int(getattr(logging, name.strip().upper()))
+
+
+def capture_for_process(level: int = logging.INFO) -> None:
+    """For the ``plait`` command, which owns its process: keep records at ``level`` and
+    above whatever the logging configuration says (the root logger is lowered to it)."""
+    install()
+    HANDLER.setLevel(level)
     root = logging.getLogger()
-    if _installed and HANDLER.alone and root.level > number:
-        root.setLevel(number)
+    if root.getEffectiveLevel() > level:
+        root.setLevel(level)
 
 
 def take(st: Any) -> str | None:
