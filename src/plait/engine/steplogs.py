@@ -134,8 +134,8 @@ def install() -> None:
             return
         root = logging.getLogger()
         HANDLER.alone = not root.handlers
-        if HANDLER.alone and root.level > HANDLER.level:
-            root.setLevel(HANDLER.level)
+        if HANDLER.alone:
+            _lower_root(HANDLER.level)
         root.addHandler(HANDLER)
         _installed = True
 
@@ -156,9 +156,21 @@ def capture_for_process(level: int = logging.INFO) -> None:
     above whatever the logging configuration says (the root logger is lowered to it)."""
     install()
     HANDLER.setLevel(level)
+    _lower_root(level)
+
+
+def _lower_root(level: int) -> None:
+    """Let records at ``level`` reach the root logger's handlers, without changing what
+    plait's own loggers emit: they stay at the level they had (their INFO records are
+    for whoever configures them, and cost the engine a little per group)."""
     root = logging.getLogger()
-    if root.getEffectiveLevel() > level:
-        root.setLevel(level)
+    before = root.getEffectiveLevel()
+    if before <= level:
+        return
+    own = logging.getLogger("plait")
+    if own.level == logging.NOTSET:
+        own.setLevel(before)
+    root.setLevel(level)
 
 
 def take(st: Any) -> str | None:
