@@ -56,6 +56,7 @@ def _make_version_1(url: str) -> None:
         conn.execute(text("ALTER TABLE step_executions DROP COLUMN output_masks"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN trace_id"))  # version 4's
         conn.execute(text("ALTER TABLE runs DROP COLUMN root_span_id"))
+        conn.execute(text("ALTER TABLE step_executions DROP COLUMN logs"))  # version 5's
         conn.execute(schema_version.update().values(version=1))
     store.close()
 

@@ -175,6 +175,7 @@ def test_a_version_1_postgres_store_gets_text_columns(empty_postgres_url: str) -
         )
         conn.execute(text("ALTER TABLE step_executions DROP COLUMN output_masks"))  # version 3's
         conn.execute(text("ALTER TABLE runs DROP COLUMN trace_id, DROP COLUMN root_span_id"))
+        conn.execute(text("ALTER TABLE step_executions DROP COLUMN logs"))  # version 5's
         conn.execute(text("UPDATE plait_schema SET version = 1"))
     store.close()
 

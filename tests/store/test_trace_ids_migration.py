@@ -48,6 +48,7 @@ def _make_version_3(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE runs DROP COLUMN trace_id"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN root_span_id"))
+        conn.execute(text("ALTER TABLE step_executions DROP COLUMN logs"))  # version 5's
         conn.execute(text("UPDATE plait_schema SET version = 3"))
     engine.dispose()
 

@@ -1,4 +1,4 @@
-"""The ``plait`` command: run, validate, graph; runs list/show, resume, cancel; stats.
+"""The ``plait`` command: run, validate, graph; runs list/show/logs, resume, cancel; stats.
 
 Exit status: 0 the run succeeded; 1 it failed, timed out or was cancelled; 2 the file
 or the command line is invalid (nothing was run); 143 SIGTERM cancelled the run; 130
@@ -36,6 +36,7 @@ from plait.cli.common import (
     print_json,
 )
 from plait.cli.events import EventsOption, runs_events, with_events
+from plait.cli.logs import runs_logs
 from plait.cli.progress import Progress, render_runs, render_summary
 from plait.cli.stats import stats
 from plait.compiler.plan import Plan
@@ -46,6 +47,7 @@ from plait.definition.loader import read_document
 from plait.definition.models import check_env_name
 from plait.definition.policy import DEFAULT_POLICY, Policy, make_policy
 from plait.durable import prepare_resume, request_cancel, result_from_store
+from plait.engine import steplogs
 from plait.engine.result import RunResult, duration_ms, from_iso
 from plait.engine.run import Run
 from plait.errors import LoadError, Problem, StoreError, ValidationError, WorkflowError
@@ -66,6 +68,7 @@ app = typer.Typer(
 
 runs_app = typer.Typer(help="Recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+runs_app.command("logs")(runs_logs)  # what steps logged (cli/logs.py)
 app.command("stats")(stats)  # metrics across recorded runs (cli/stats.py)
 runs_app.command("events")(runs_events)  # a run's event log (cli/events.py)
 
@@ -314,6 +317,7 @@ def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
     """Execute, print the result, exit with the run's status. A tracer provider is
     shut down (its spans exported) before anything is printed."""
     show_progress = not as_json and err.is_terminal
+    _capture_step_logs()
     before = set(_step_threads())
     stop = _Stop(the_run)
     try:
@@ -344,6 +348,15 @@ def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
             sys.stderr.flush()
             os._exit(code)
     raise typer.Exit(code)
+
+
+def _capture_step_logs() -> None:
+    """What steps log, at ``$PLAIT_LOG_LEVEL`` (default INFO) and above, is kept."""
+    try:
+        level = steplogs.level_named(os.environ.get(steplogs.LEVEL_VAR) or "INFO")
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    steplogs.capture_for_process(level)
 
 
 def _step_threads() -> list[threading.Thread]:

@@ -24,6 +24,7 @@ from plait.status import RunStatus, StepStatus
 from plait.store.records import RunRecord, damage_of
 
 TRACEBACK_FRAMES = 3  # frames of the first failure's traceback a summary shows
+LOG_LINES = 20  # lines of the failed step's logs a summary shows, before its traceback
 
 STATUS_STYLE = {
     StepStatus.SUCCEEDED: "green",
@@ -151,6 +152,7 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
         console.print(Text(mask(error), "red"), soft_wrap=True)  # one line, as the JSON has it
     failure = first_failure(result)
     if failure is not None and failure.traceback:
+        _print_step_logs(console, result, failure.step)
         console.print(
             Text(mask(f"traceback of step '{failure.step}', innermost frames:"), "red"),
             Text(mask(traceback_tail(failure.traceback))),
@@ -163,6 +165,24 @@ def render_summary(console: Console, result: RunResult, max_rows: int = 50) -> N
     if result.outputs is not None:
         console.print("outputs:")
         console.print_json(json.dumps(result.secrets.value(result.outputs), default=repr))
+
+
+def _print_step_logs(console: Console, result: RunResult, step_id: str | None) -> None:
+    """The last lines the failed step logged, before its traceback (issue 13)."""
+    step = result.steps.get(step_id) if step_id is not None else None
+    if step is None or not step.logs:
+        return
+    lines = step.logs.splitlines()
+    shown = lines[-LOG_LINES:]
+    more = (
+        f" (last {len(shown)} of {len(lines)}: plait runs logs)" if len(lines) > len(shown) else ""
+    )
+    console.print(
+        Text(f"logs of step '{step_id}'{more}:", "red"),
+        Text(result.secrets.text("\n".join(shown))),
+        sep="\n",
+        soft_wrap=True,
+    )
 
 
 def first_failure(result: RunResult) -> ErrorInfo | None:

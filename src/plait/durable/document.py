@@ -74,6 +74,7 @@ def _step_result(
         finished_at=from_iso(step.finished_at),
         reason=step.reason,
         attempt_errors=tuple(attempt_errors),
+        logs=step.logs,
     )
 
 

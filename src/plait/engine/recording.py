@@ -391,14 +391,15 @@ class Recorder:
         self._writer.put(self._record(st, st.status.value, None, None, None, detail, started, None))
         self.event("step_waiting", st.node_id, {"signal": signal})
 
-    def attempt_failed(self, st: StepState, error: RunError) -> None:
+    def attempt_failed(self, st: StepState, error: RunError, logs: str | None = None) -> None:
         assert self._writer is not None
         self._unwritten.pop(st, None)
         text, started = self._open.get(st, (None, iso(st.started_at)))
         finished = iso(time.time())
         failed = StepStatus.FAILED.value
         error_json = dumps(error.to_dict())
-        self._writer.put(self._record(st, failed, text, None, error_json, None, started, finished))
+        record = self._record(st, failed, text, None, error_json, None, started, finished, logs)
+        self._writer.put(record)
         # The event says why; the attempt's row holds the whole error (its traceback).
         why = {"attempt": st.attempts, "type": error.type, "message": error.message}
         self.event("step_retrying", st.node_id, why)
@@ -418,7 +419,9 @@ class Recorder:
             payload = f'{payload[:-1]}, "winner": {dumps(st.winner)}}}'
         put = self._writer.put
         put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node_id, payload))
-        put(self._record(st, status, text, output_json, error, detail, started, finished), durable)
+        logs = st.logs if type(st.logs) is str else None
+        record = self._record(st, status, text, output_json, error, detail, started, finished, logs)
+        put(record, durable)
 
     def _record(
         self,
@@ -430,12 +433,14 @@ class Recorder:
         detail: str | None,
         started: str | None,
         finished: str | None,
+        logs: str | None = None,
     ) -> StepRecord:
         assert self._run is not None
         masks = None
         if self._secrets:
             mask = self._secrets.json_text
             input, error, detail = mask(input), mask(error), mask(detail)
+            # (logs were masked before they were cut: engine/steplogs.py)
             # Where the output's secrets stood, so a resume can put them back.
             output, masks = self._secrets.json_masked(output)
         node = st.node
@@ -466,6 +471,7 @@ class Recorder:
             started,
             finished,
             masks,
+            logs,
         )
 
 

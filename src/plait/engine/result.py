@@ -75,6 +75,9 @@ class StepResult:
     finished_at: float | None
     reason: str | None = None
     attempt_errors: tuple[ErrorInfo, ...] = ()
+    # What the step's code logged in its last attempt (None: nothing); earlier
+    # attempts' logs are in the store (``plait runs logs``).
+    logs: str | None = None
 
     @property
     def duration_ms(self) -> float | None:
@@ -94,7 +97,21 @@ class StepResult:
             doc["reason"] = self.reason
         if self.attempt_errors:
             doc["attempt_errors"] = [error.to_dict() for error in self.attempt_errors]
+        if self.logs is not None:
+            doc["logs"] = (
+                self.logs if len(self.logs) <= DOCUMENT_LOGS else _logs_ref(self.id, self.logs)
+            )
         return doc
+
+
+# A step's logs longer than this are not copied into the run document: it says where
+# they are instead (``plait runs logs``), with their last lines.
+DOCUMENT_LOGS = 16 * 1024
+_LOGS_TAIL = 2000
+
+
+def _logs_ref(step: str, logs: str) -> dict[str, Any]:
+    return {"size": len(logs), "tail": logs[-_LOGS_TAIL:], "see": f"plait runs logs RUN {step}"}
 
 
 # A group member as its group's result counts it: (step id, status, output, error).
@@ -326,4 +343,5 @@ def step_result(st: Any) -> StepResult:
         finished_at=st.finished_at,
         reason=st.reason,
         attempt_errors=tuple(map(ErrorInfo.of, st.attempt_errors)) if st.attempt_errors else (),
+        logs=st.logs if type(st.logs) is str else None,
     )

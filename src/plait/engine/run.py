@@ -29,6 +29,7 @@ from plait.engine.recording import Recorder, Restored
 from plait.engine.result import RunResult
 from plait.engine.session import Session
 from plait.engine.state import RunScope
+from plait.engine.steplogs import install as capture_step_logs
 from plait.engine.summary import build_result
 from plait.executors.select import Choice, Executors
 from plait.status import RunStatus, StepStatus
@@ -110,6 +111,7 @@ class Run:
         graph.done = session.finished = asyncio.get_running_loop().create_future()
         cancelled = False
         secrets.register(id(self), session.secrets)  # masked out of plait's log records
+        capture_step_logs()  # what steps log is kept (once per process)
         if session.recorder is not None:
             await session.recorder.begin(session)
         async with Executors(session.executor, threads=session.thread_count) as executors:

@@ -27,6 +27,7 @@ class StepState(Namespace):
         "finished_at",
         "frame",
         "in_window",
+        "logs",
         "node",
         "node_id",
         "output",
@@ -57,6 +58,8 @@ class StepState(Namespace):
         self.edge = Edge.LIVE
         self.in_window = False
         self.winner: str | None = None
+        # what the step's code logs: a steplogs.StepLog while it runs, then its text
+        self.logs: Any = None
         # routing: the error an onError route brought here; the targets a switch chose
         self.caught: dict[str, Any] | None = None
         self.chosen: frozenset[int] = frozenset()

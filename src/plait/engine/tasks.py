@@ -17,7 +17,7 @@ import random
 import time
 from typing import Any
 
-from plait.engine import monitor
+from plait.engine import monitor, steplogs
 from plait.engine.deadlines import DeadlineExpired, within
 from plait.engine.pools import WorkerPool
 from plait.engine.protocols import Host
@@ -146,6 +146,8 @@ async def _run_task(g: Host, st: StepState, pool: WorkerPool) -> None:
                 monitor.slot_released(pool, st, status.value)
     if error is not None and error.step is None:
         error.step = st.node_id
+    if st.logs is not None:
+        st.logs = steplogs.take(st)
     g.end(st, status, output=output, error=error)
 
 
@@ -183,8 +185,9 @@ async def _attempts(g: Host, st: StepState, value: Any, pool: WorkerPool, slot: 
         if st.attempt_errors is None:
             st.attempt_errors = []
         st.attempt_errors.append(error)
+        logs = steplogs.take(st) if st.logs is not None else None
         if recorder is not None:
-            recorder.attempt_failed(st, error)
+            recorder.attempt_failed(st, error, logs)
         if observer is not None:
             observer.attempt_failed(st, error)
         pool.record(failed=True, timed_out=isinstance(error, StepTimedOut))
@@ -226,6 +229,7 @@ async def _call(g: Host, st: StepState, value: Any, timeout: float | None) -> An
     assert executors is not None
     executor = executors.pick(node.executor)
     ctx = _context(g, st) if tool.wants_ctx or executor.needs_context else None
+    capture = steplogs.CURRENT.set(st)  # what the tool logs is this attempt's
     try:
         if timeout is None:
             return await executor.call(tool, value, ctx)
@@ -240,6 +244,8 @@ async def _call(g: Host, st: StepState, value: Any, timeout: float | None) -> An
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # A tool's sys.exit() or stray KeyboardInterrupt fails its step, not the engine.
         raise step_error_from(exc, step=node.id) from exc
+    finally:
+        steplogs.CURRENT.reset(capture)
 
 
 def _context(g: Host, st: StepState) -> StepContext:

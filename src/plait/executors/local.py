@@ -10,6 +10,7 @@ killed on a timeout belongs in a subprocess.)
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,4 +55,7 @@ class LocalExecutor:
     async def run_in_thread(self, fn: Callable[[], T]) -> T:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self.max_threads, thread_name_prefix="plait-step")
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+        # In a copy of the caller's context, as asyncio.to_thread does: what the function
+        # logs is its step's (engine/steplogs.py), and its context variables are the step's.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._threads, context.run, fn)

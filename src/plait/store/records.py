@@ -67,6 +67,9 @@ class StepRecord(NamedTuple):
     # JSON: where the secrets masked out of ``output`` stood (``secrets.json_masked``),
     # so a resume can put them back; None when nothing was masked.
     output_masks: str | None = None
+    # What the attempt's code logged (engine/steplogs.py): masked, at most 1 MiB with a
+    # note when cut; None when it logged nothing.
+    logs: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -320,6 +323,7 @@ _STEP_CHECKS: dict[str, tuple[Check, Any]] = {
     "detail": (_object_json, None),
     "started_at": (_timestamp, None),
     "finished_at": (_timestamp, None),
+    "logs": (_text, None),
 }
 
 
@@ -429,7 +433,7 @@ _STEP_FAST = _FastChecks(
     statuses=_STEP_STATUSES,
     # `input` is kept for people reading the database; plait never reads it back, so
     # its JSON is not parsed here (a step of large input would pay for nothing).
-    text=("parent_step_id", "branch_name", "join_policy", "reason", "input"),
+    text=("parent_step_id", "branch_name", "join_policy", "reason", "input", "logs"),
     integers=("attempt", "branch_index", "loop_iteration"),
     json=("output",),
     shaped=(("error", _error), ("detail", _object)),

@@ -82,6 +82,7 @@ step_executions = Table(
     Column("started_at", Text),
     Column("finished_at", Text),
     Column("output_masks", Text),  # migration 3 (migrations/v003_output_masks.py)
+    Column("logs", Text),  # migration 5 (migrations/v005_step_logs.py)
 )
 
 events = Table(

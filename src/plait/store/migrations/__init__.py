@@ -22,7 +22,12 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select
 
 from plait.errors import StoreError
-from plait.store.migrations import v002_text_columns, v003_output_masks, v004_trace_ids
+from plait.store.migrations import (
+    v002_text_columns,
+    v003_output_masks,
+    v004_trace_ids,
+    v005_step_logs,
+)
 from plait.store.schema import PLAIT_TABLES, metadata, schema_version
 
 Migration = Callable[[Connection], None]
@@ -32,6 +37,7 @@ MIGRATIONS: list[Migration] = [
     v002_text_columns.migrate,  # 1 → 2: TEXT columns, without a length
     v003_output_masks.migrate,  # 2 → 3: step_executions.output_masks
     v004_trace_ids.migrate,  # 3 → 4: runs.trace_id, runs.root_span_id
+    v005_step_logs.migrate,  # 4 → 5: step_executions.logs
 ]
 LATEST = 1 + len(MIGRATIONS)
 
