@@ -381,6 +381,11 @@ _YAML_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"unexpected end of stream", "a quoted string is not closed"),
         (
+            r"but found '<stream end>'",
+            "the file ends where more was expected: is a '[', a '{' or a quote not closed?",
+        ),
+        (r"expected the node content", "a value was expected here"),
+        (
             r"could not determine a constructor for the tag '(?P<name>[^']*)'",
             "the tag {name} is not allowed: a workflow is plain YAML data",
         ),

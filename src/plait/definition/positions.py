@@ -109,8 +109,10 @@ class Positions:
         exact = [m.group(1) for m in _QUOTED.finditer(message)]
         if not needles and not exact:
             return path
+        table = self._table or {}
         for sub in self._under(path):
-            value = (self._table or {})[sub][2]
+            entry = table.get(sub)
+            value = entry[2] if entry is not None else None
             if value is None:
                 continue
             if any(n in value for n in needles) or (not needles and value in exact):
