@@ -6,9 +6,9 @@ raised together as one ``ValidationError``.
 from __future__ import annotations
 
 import dataclasses
-from itertools import chain
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 

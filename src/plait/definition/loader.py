@@ -334,11 +334,12 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: b
         what = f"the character U+{char:04X} is not allowed in YAML" if quote else "not YAML"
         raise LoadError(Problem(f"invalid YAML: {what}", file, line=line, column=column)) from None
     except (yaml.YAMLError, RecursionError) as exc:
-        reason = ": nested too deeply" if isinstance(exc, RecursionError) else ""
-        if quote and not reason:
-            reason = f": {yaml_reason(exc)}"
-        elif not quote:
+        if not quote:
             reason = " (nested too deeply, or not YAML)"
+        elif isinstance(exc, RecursionError):
+            reason = ": nested too deeply"
+        else:
+            reason = f": {yaml_reason(exc)}"
         raise LoadError(Problem(f"invalid YAML{reason}", file)) from None
 
 
@@ -409,7 +410,8 @@ def yaml_reason(exc: yaml.YAMLError) -> str:
     for pattern, words in _YAML_REASONS:
         match = pattern.search(problem)
         if match:
-            return words.format(**match.groupdict())
+            name = match.groupdict().get("name")
+            return words.replace("{name}", name) if name is not None else words
     return "this is not valid YAML here"
 
 
@@ -487,8 +489,22 @@ def _parse(data: Any, file: str | None, source: str | None) -> Loaded:
         )
     except pydantic.ValidationError as exc:
         problems.extend(_problems(exc, file, None, data))
-        definition = None
+        definition = _without_bad_keys(rest, exc, steps)
     return Loaded(definition, problems, file, source, bad_ids)
+
+
+def _without_bad_keys(
+    rest: dict[str, Any], exc: pydantic.ValidationError, steps: list[StepDef]
+) -> WorkflowDef | None:
+    """The workflow without the top-level keys its problems name, so that the steps are
+    still checked (an unknown ``maxDuraton`` does not hide a step's unknown tool). The
+    problems already found keep the workflow from running; None if it is still invalid."""
+    bad = {str(err["loc"][0]) for err in exc.errors(include_url=False) if err["loc"]}
+    kept = {key: value for key, value in rest.items() if key not in bad or key == "name"}
+    try:
+        return WorkflowDef.model_validate(kept).model_copy(update={"steps": steps})
+    except pydantic.ValidationError:
+        return None
 
 
 _KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}

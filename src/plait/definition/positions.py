@@ -253,7 +253,7 @@ class _JsonScan:
                 if text[i] == ",":
                     i = _skip(text, i + 1)
             return i + 1, None
-        number = json.scanner.NUMBER_RE.match(text, i)  # type: ignore[attr-defined]
+        number = json.scanner.NUMBER_RE.match(text, i)
         if number:
             return number.end(), None
         for word in ("true", "false", "null", "NaN", "Infinity", "-Infinity"):
