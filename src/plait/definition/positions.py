@@ -49,7 +49,7 @@ class Positions:
         if self._table is None:
             try:
                 table = _json_table(self._text) if self._json else _yaml_table(self._text)
-            except (yaml.YAMLError, ValueError, RecursionError):
+            except (yaml.YAMLError, ValueError, IndexError, RecursionError):
                 table = {}
             self._table = table
             for path, (_, _, value) in table.items():
