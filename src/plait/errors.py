@@ -38,10 +38,11 @@ give an error back as an ``ErrorInfo``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import traceback as _tb
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -58,14 +59,31 @@ class Problem:
     file: str | None = None
     step: str | None = None
     key: str | None = None
+    # where in the file (from 1): the offending key, item or character, when known
+    line: int | None = None
+    column: int | None = None
 
     def render(self) -> str:
-        where = [self.file or "<workflow>"]
+        """One line: ``FILE:LINE:COLUMN: step 'x': key 'y': message`` (what is unknown
+        left out; a workflow built in Python is ``<workflow>``)."""
+        place = self.file or "<workflow>"
+        if self.file is not None and self.line is not None:
+            place += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        where = [place]
         if self.step is not None:
             where.append(f"step '{_short(self.step)}'")
         if self.key is not None:
             where.append(f"key '{_short(self.key)}'")
         return f"{': '.join(where)}: {_short(self.message, 1000)}"
+
+
+def did_you_mean(name: object, choices: Iterable[str]) -> str:
+    """``"; did you mean 'duration'?"`` for the closest of ``choices`` to a misspelt
+    ``name`` (stdlib ``difflib``), or ``""`` when none is close."""
+    if not isinstance(name, str) or not name:
+        return ""
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close and close[0] != name else ""
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -112,6 +130,11 @@ class WorkflowError(PlaitError):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
+
+    def relocate(self, problems: list[Problem]) -> None:
+        """Replace the problems with the same ones told where they are (line, column)."""
+        self.problems = list(problems)
+        self.args = ("\n".join(p.render() for p in self.problems),)
 
     @property
     def plain(self) -> str:

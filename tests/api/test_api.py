@@ -110,7 +110,9 @@ def test_load_errors_are_workflow_errors(tmp_path: Path) -> None:
         plait.load(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nsteps: [\n")
-    with pytest.raises(plait.LoadError, match="invalid YAML at line"):
+    with pytest.raises(
+        plait.LoadError, match=r"bad.yaml:3:1: invalid YAML: the file ends where more was expected"
+    ):
         plait.load(bad)
 
 

@@ -58,4 +58,4 @@ def test_graph_of_an_invalid_file_exits_2(plait_cli: Invoke, write: Write) -> No
     outcome = plait_cli("graph", path)
     assert outcome.exit_code == 2
     assert outcome.stdout == ""
-    assert outcome.problems() == [f"{path}: step 'a': key 'dependsOn': unknown step 'ghost'"]
+    assert outcome.problems() == [f"{path}:3:37: step 'a': key 'dependsOn': unknown step 'ghost'"]

@@ -59,8 +59,9 @@ def test_invalid_file_exits_2_runs_nothing_and_prints_no_traceback(
         assert proc.returncode == 2, (command, proc.stderr)
         assert proc.stdout == ""
         assert "Traceback" not in proc.stderr
-        assert f"{path}: step 'a': key 'tool': unknown tool 'teleport'" in proc.stderr
-        assert f"{path}: step 'a': key 'dependsOn': unknown step '[/x]'" in proc.stderr
+        line = len(marker.step.splitlines()) + 3  # the line of step 'a'
+        assert f"{path}:{line}:13: step 'a': key 'tool': unknown tool 'teleport'" in proc.stderr
+        assert f"{path}:{line}:41: step 'a': key 'dependsOn': unknown step '[/x]'" in proc.stderr
         assert "2 problems found; nothing was run." in proc.stderr
     assert not marker.ran
 

@@ -51,7 +51,7 @@ def test_json_file_loads(write: Write) -> None:
 
 def test_json_file_is_parsed_as_json_not_yaml(write: Write) -> None:
     path = write("wf.json", "name: only-yaml\nsteps: []\n")
-    with pytest.raises(LoadError, match=r"invalid JSON at line 1"):
+    with pytest.raises(LoadError, match=r"wf.json:1:1: invalid JSON: a value was expected here"):
         load_definition(path)
 
 
@@ -61,7 +61,8 @@ def test_invalid_yaml_names_the_file_and_line(write: Write) -> None:
         load_definition(path)
     [problem] = info.value.problems
     assert problem.file == str(path)
-    assert "invalid YAML at line 5" in problem.message
+    assert (problem.line, problem.column) == (5, 4)
+    assert problem.message.startswith("invalid YAML: ")
 
 
 def test_invalid_json_names_the_file_and_line(write: Write) -> None:
@@ -70,7 +71,8 @@ def test_invalid_json_names_the_file_and_line(write: Write) -> None:
         load_definition(path)
     [problem] = info.value.problems
     assert problem.file == str(path)
-    assert "invalid JSON at line 2" in problem.message
+    assert (problem.line, problem.column) == (2, 12)
+    assert problem.message.startswith("invalid JSON: ")
 
 
 def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
@@ -87,7 +89,8 @@ def test_a_key_given_twice_in_yaml_is_an_error(write: Write) -> None:
         load_definition(path)
     [problem] = info.value.problems
     assert problem.file == str(path)
-    assert problem.message == "invalid YAML at line 5, column 5: the key 'dependsOn' is given twice"
+    assert (problem.line, problem.column) == (5, 5)
+    assert problem.message == "invalid YAML: the key 'dependsOn' is given twice"
 
 
 def test_a_key_given_twice_in_json_is_an_error(write: Write) -> None:
@@ -194,7 +197,11 @@ def test_each_object_may_use_its_own_spelling() -> None:
 
 def test_unknown_key_is_named_as_written() -> None:
     [problem] = problems_of({"name": "w", "steps": [{"id": "a", "tool": "noop", "tmeout": 5}]})
-    assert (problem.step, problem.key, problem.message) == ("a", "tmeout", "unknown key")
+    assert (problem.step, problem.key, problem.message) == (
+        "a",
+        "tmeout",
+        "unknown key; did you mean 'timeout'?",
+    )
 
 
 def test_problem_keys_use_the_users_camel_case_spelling() -> None:

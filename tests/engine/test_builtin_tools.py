@@ -47,7 +47,16 @@ async def test_fail_after_delay_with_type() -> None:
 
 
 async def test_bad_builtin_input_fails_the_step_with_a_clear_error() -> None:
-    result = await _wf({"id": "s", "tool": "sleep", "input": {"duration": "soon"}}).run()
+    # written in the workflow, it is refused at validation (tests/compiler/test_positions.py);
+    # given by a ${...}, it is checked when the step runs
+    wf = plait.Workflow.from_dict(
+        {
+            "name": "tools",
+            "inputs": {"d": {"type": "string"}},
+            "steps": [{"id": "s", "tool": "sleep", "input": {"duration": "${inputs.d}"}}],
+        }
+    )
+    result = await wf.run({"d": "soon"})
     error = result.steps["s"].error
     assert error is not None
     assert error["type"] == "InputError"

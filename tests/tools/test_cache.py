@@ -118,10 +118,8 @@ async def test_many_parallel_sets_on_first_use_make_the_table_once(in_tmp: Path)
     ("step", "says"),
     [
         (_set("s", "k", 1, ttl=0), "'ttl' must be more than 0"),
-        (_set("s", "k", 1, ttl="soon"), "'ttl'"),
         (_set("s", "", 1), "'key' must not be empty"),
         ({"id": "s", "tool": "cache_get", "input": {"default": 1}}, "'key' is required"),
-        (_get("s", "k", ttl="1m"), "unknown key 'ttl'"),
         (_set("s", "k", float("nan")), "must be JSON"),
     ],
 )
@@ -130,6 +128,23 @@ async def test_bad_input(in_tmp: Path, step: dict[str, Any], says: str) -> None:
     error = _error(result, "s")
     assert error["type"] == "InputError"
     assert says in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("step", "key", "says"),
+    [
+        (_set("s", "k", 1, ttl="soon"), "input.ttl", "'ttl' is a duration"),
+        (_get("s", "k", ttl="1m"), "input.ttl", "the cache_get tool has no input 'ttl'"),
+    ],
+)
+def test_bad_input_written_in_the_workflow_is_refused_at_validation(
+    step: dict[str, Any], key: str, says: str
+) -> None:
+    with pytest.raises(plait.ValidationError) as raised:
+        _wf(step).validate()
+    [problem] = raised.value.problems
+    assert (problem.step, problem.key) == ("s", key)
+    assert says in problem.message
 
 
 async def test_a_postgres_cache(fresh_postgres_db: str) -> None:

@@ -163,11 +163,8 @@ async def test_a_body_over_the_limit_is_HttpError(
     ("input", "says"),
     [
         ({"url": "ftp://example.com/x"}, "http:// or https://"),
-        ({"url": "http://127.0.0.1/", "header": {"a": "b"}}, "unknown key 'header'"),
         ({"url": "http://127.0.0.1/", "json": {}, "body": "x"}, "not both"),
         ({"url": "http://127.0.0.1/", "body": {"a": 1}}, "use 'json'"),
-        ({"url": "http://127.0.0.1/", "followRedirects": "yes"}, "true or false"),
-        ({"url": "http://127.0.0.1/", "timeout": "soon"}, "'timeout'"),
         ({"method": "GET"}, "'url' is required"),
     ],
 )
@@ -176,6 +173,28 @@ async def test_bad_input_is_an_InputError_naming_the_key(input: Any, says: str) 
     error = _error(result, "bad")
     assert error["type"] == "InputError"
     assert says in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("input", "says"),
+    [
+        (
+            {"url": "http://127.0.0.1/", "header": {"a": "b"}},
+            "no input 'header'; did you mean 'headers'?",
+        ),
+        ({"url": "http://127.0.0.1/", "followRedirects": "yes"}, "is true or false, not 'yes'"),
+        ({"url": "http://127.0.0.1/", "timeout": "soon"}, "'timeout' is a duration"),
+    ],
+)
+def test_bad_input_written_in_the_workflow_is_refused_at_validation(input: Any, says: str) -> None:
+    wf = plait.Workflow.from_dict(
+        {"name": "h", "steps": [{"id": "bad", "tool": "http", "input": input}]}
+    )
+    with pytest.raises(plait.ValidationError) as raised:
+        wf.validate()
+    [problem] = raised.value.problems
+    assert problem.step == "bad"
+    assert says in problem.message
 
 
 # -- retries -----------------------------------------------------------------------------

@@ -184,8 +184,6 @@ async def test_a_constraint_violation_is_SqlIntegrityError(tmp_path: Path) -> No
     [
         ({"url": "x.db"}, "InputError", "'query' is required"),
         ({"query": "SELECT 1"}, "InputError", "'url' is required"),
-        ({"url": "x.db", "query": "SELECT 1", "sql": "x"}, "InputError", "unknown key 'sql'"),
-        ({"url": "x.db", "query": "SELECT 1", "params": "a"}, "InputError", "'params' is"),
         ({"url": "x.db", "query": "SELECT :1", "params": [1, {"a": 1}]}, "InputError", "params"),
         ({"url": "://nothing", "query": "SELECT 1"}, "InputError", "bad 'url'"),
         ({"url": "mysql://u@127.0.0.1/db", "query": "SELECT 1"}, "MissingDependency", "mysql"),
@@ -199,6 +197,23 @@ async def test_bad_input(
     error = _error(result, "bad")
     assert error["type"] == kind
     assert says in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("input", "says"),
+    [
+        ({"url": "x.db", "query": "SELECT 1", "sql": "x"}, "the sql tool has no input 'sql'"),
+        ({"url": "x.db", "query": "SELECT 1", "params": "a"}, "'params' is a mapping or a list"),
+    ],
+)
+def test_bad_input_written_in_the_workflow_is_refused_at_validation(
+    input: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(plait.ValidationError) as raised:
+        _wf({"id": "bad", "tool": "sql", "input": input}).validate()
+    [problem] = raised.value.problems
+    assert problem.step == "bad"
+    assert says in problem.message
 
 
 async def test_the_seed_name_database_query_is_the_same_tool() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,10 @@ from plait.errors import (
     UnknownToolError,
     ValidationError,
     WorkflowError,
+    did_you_mean,
 )
 from plait.expressions.template import Template, compile_template
-from plait.tools.checks import StaticInput
+from plait.tools.checks import StaticInput, check_declared
 from plait.tools.registry import Tool, ToolRegistry, default_registry
 
 
@@ -86,6 +88,10 @@ class _Builder:
     def problem(self, message: str, step: str | None = None, key: str | None = None) -> None:
         self.problems.append(Problem(message, self.file, step, key))
 
+    def suggest(self, name: str) -> str:
+        """A did-you-mean among the step and group ids this scope can name."""
+        return did_you_mean(name, self.step_names())
+
     def step_names(self) -> frozenset[str]:
         """The names an expression here may use as step ids (hyphens and all): every
         step id seen so far, this scope's group ids and the enclosing scopes' ids."""
@@ -102,15 +108,19 @@ def compile_loaded(
 ) -> Plan:
     """Compile a loaded file; raise ``ValidationError`` with its problems and ours."""
     if loaded.definition is None:
-        raise ValidationError(loaded.problems)
-    return compile_definition(
-        loaded.definition,
-        file=loaded.file,
-        registry=registry,
-        earlier=loaded.problems,
-        known_bad=loaded.bad_step_ids,
-        policy=policy,
-    )
+        raise ValidationError(loaded.located(loaded.problems))
+    try:
+        return compile_definition(
+            loaded.definition,
+            file=loaded.file,
+            registry=registry,
+            earlier=loaded.problems,
+            known_bad=loaded.bad_step_ids,
+            policy=policy,
+        )
+    except ValidationError as exc:
+        exc.relocate(loaded.located(exc.problems))
+        raise
 
 
 def compile_definition(
@@ -378,7 +388,7 @@ def _collect_groups(b: _Builder, steps: list[StepDef]) -> None:
             member = b.resolve_id(name)
             if member is None:
                 if name not in b.known_bad:
-                    b.problem(f"unknown step '{name}'", step.id, key)
+                    b.problem(f"unknown step '{name}'{b.suggest(name)}", step.id, key)
                 continue
             if member == step.id:
                 b.problem("a group cannot contain itself", step.id, key)
@@ -416,7 +426,7 @@ def _collect_deps(b: _Builder, steps: list[StepDef]) -> None:
             dep = b.resolve_id(name)
             if dep is None:
                 if name not in b.known_bad:
-                    b.problem(f"unknown step '{name}'", step.id, "dependsOn")
+                    b.problem(f"unknown step '{name}'{b.suggest(name)}", step.id, "dependsOn")
             elif dep == step.id:
                 b.problem("a step cannot depend on itself", step.id, "dependsOn")
             elif dep not in b.deps[step.id]:
@@ -425,7 +435,7 @@ def _collect_deps(b: _Builder, steps: list[StepDef]) -> None:
             target = b.resolve_id(name)
             if target is None:
                 if name not in b.known_bad:
-                    b.problem(f"unknown step '{name}'", step.id, "next_step")
+                    b.problem(f"unknown step '{name}'{b.suggest(name)}", step.id, "next_step")
             elif target == step.id:
                 b.problem("a step cannot be its own next step", step.id, "next_step")
             elif step.id not in b.deps[target]:
@@ -434,7 +444,7 @@ def _collect_deps(b: _Builder, steps: list[StepDef]) -> None:
             resolved = b.resolve_id(target)
             if resolved is None:
                 if target not in b.known_bad:
-                    b.problem(f"unknown step '{target}'", step.id, key)
+                    b.problem(f"unknown step '{target}'{b.suggest(target)}", step.id, key)
             elif resolved == step.id:
                 b.problem("a step cannot route to itself", step.id, key)
             else:
@@ -552,14 +562,21 @@ def _check_steps(b: _Builder, steps: list[StepDef], pools: dict[str, PoolSpec]) 
     for step in steps:
         if step.pool is not None and step.pool not in pools:
             known = ", ".join(sorted(pools))
-            b.problem(f"unknown pool '{step.pool}'; pools are: {known}", step.id, "pool")
+            hint = did_you_mean(step.pool, pools)
+            b.problem(
+                f"unknown pool '{step.pool}'{hint or f'; pools are: {known}'}", step.id, "pool"
+            )
         if isinstance(step.tool, str):
             try:
                 b.registry.get(step.tool)
             except UnknownToolError:
+                hint = did_you_mean(step.tool, b.registry)
                 b.problem(
-                    f"unknown tool '{step.tool}'; register it with @plait.tool, install a "
-                    "package that provides it, or call a function with the 'python' tool",
+                    f"unknown tool '{step.tool}'{hint}"
+                    if hint
+                    else f"unknown tool "
+                    f"'{step.tool}'; register it with @plait.tool, install a package that "
+                    "provides it, or call a function with the 'python' tool",
                     step.id,
                     "tool",
                 )
@@ -578,7 +595,9 @@ def _check_tool_inputs(
     b: _Builder, steps: list[StepDef], templates: dict[tuple[str, str], Template]
 ) -> None:
     """Each tool's own check of its steps' inputs as written (``Tool.check``): what a run
-    input may not decide, such as a shell script or a SQL text (issue 19)."""
+    input may not decide, such as a shell script or a SQL text (issue 19); and the keys
+    and kinds of value the tool declares (``Tool.inputs``), with a did-you-mean."""
+    folder = Path(b.file).resolve().parent if b.file else None
     for step in steps:
         if not isinstance(step.tool, str | Tool):
             continue
@@ -587,9 +606,11 @@ def _check_tool_inputs(
         except UnknownToolError:
             continue  # reported by _check_steps
         template = templates.get((step.id, "input"))
-        if tool is None or tool.check is None or template is None:
+        if tool is None or template is None:
             continue
-        for key, message in tool.check(StaticInput(template, b.policy)):
+        given = StaticInput(template, b.policy, folder)
+        findings = check_declared(tool.name, tool.inputs, given) if tool.inputs else iter(())
+        for key, message in chain(findings, tool.check(given) if tool.check else ()):
             b.problem(message, step.id, f"input.{key}" if key else "input")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plait.definition.models import WorkflowDef
-from plait.errors import ERROR_KEYS, Problem
+from plait.errors import ERROR_KEYS, Problem, did_you_mean
 from plait.expressions.template import Template
 
 STEP_FIELDS = ("output", "status", "error", "attempts")
@@ -45,7 +45,17 @@ def check_references(
                 else:
                     message = _check_name(root, keys, definition, index, aliases, known_bad, key)
                 if message:
-                    problems.append(Problem(f"{message} in ${{{expr.text}}}", file, step, key))
+                    # the did-you-mean goes last: "unknown name 'x' in ${x.y}; did you mean"
+                    text, hint = _split_hint(message)
+                    problems.append(Problem(f"{text} in ${{{expr.text}}}{hint}", file, step, key))
+
+
+def _split_hint(message: str) -> tuple[str, str]:
+    start = message.find("; did you mean '")
+    if start < 0:
+        return message, ""
+    end = message.index("?", start) + 1
+    return message[:start] + message[end:], message[start:end]
 
 
 def _check_name(
@@ -60,8 +70,9 @@ def _check_name(
     first = keys[0] if keys else None
     if root in index or root in aliases:
         if first is not None and first not in STEP_FIELDS:
+            hint = did_you_mean(first, STEP_FIELDS)
             return (
-                f"a step has {', '.join(STEP_FIELDS)}, not {first!r} "
+                f"a step has {', '.join(STEP_FIELDS)}, not {first!r}{hint} "
                 f"(write ${{{root}.output.{first}}} for a key of its output)"
             )
         return None
@@ -72,7 +83,8 @@ def _check_name(
     if root == "inputs":
         if first is not None and first not in definition.inputs:
             declared = ", ".join(sorted(definition.inputs)) or "none"
-            return f"unknown input {first!r} (declared inputs: {declared})"
+            hint = did_you_mean(first, definition.inputs)
+            return f"unknown input {first!r}{hint} (declared inputs: {declared})"
         return None
     if root == "env":
         if not isinstance(first, str):
@@ -81,19 +93,21 @@ def _check_name(
     if root in _BUILTIN_NAMES:
         allowed = _BUILTIN_NAMES[root] or ()
         if first is not None and first not in allowed:
-            return f"'{root}' has {', '.join(allowed)}, not {first!r}"
+            return f"'{root}' has {', '.join(allowed)}, not {first!r}{did_you_mean(first, allowed)}"
         return None
     if root == "error":
         return "'error' is known only in a step that some step's 'onError' routes to"
     if root in FRAME_FIELDS:
         kind = "map ('parallel')" if root == "parallel" else "loop"
         return f"'{root}' is known only inside a {kind} body"
-    return f"unknown name '{root}': expected a step id, inputs, env, run or workflow"
+    hint = did_you_mean(root, [*index, *aliases, *known_bad, "inputs", "env", "run", "workflow"])
+    return f"unknown name '{root}'{hint}: expected a step id, inputs, env, run or workflow"
 
 
 def _check_keys(root: str, keys: tuple[str | int, ...], allowed: tuple[str, ...]) -> str | None:
     if keys and keys[0] not in allowed:
-        return f"'{root}' has {', '.join(allowed)}, not {keys[0]!r}"
+        hint = did_you_mean(keys[0], allowed)
+        return f"'{root}' has {', '.join(allowed)}, not {keys[0]!r}{hint}"
     return None
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ import yaml
 
 from plait.definition.models import StepDef, WorkflowDef, snake_case
 from plait.definition.no_gc import paused_gc
-from plait.errors import LoadError, Problem, ValidationError
+from plait.definition.positions import Positions
+from plait.errors import LoadError, Problem, ValidationError, did_you_mean
 
 # A workflow file is configuration: refuse anything large enough to be a mistake or an attack.
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -23,7 +26,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 class Loaded:
     """A parsed definition and what is known about where it came from."""
 
-    __slots__ = ("bad_step_ids", "definition", "file", "problems", "source")
+    __slots__ = ("_positions", "bad_step_ids", "definition", "file", "problems", "source")
 
     def __init__(
         self,
@@ -40,6 +43,24 @@ class Loaded:
         # Ids of steps that failed schema validation: later checks treat them as known,
         # so one typo is reported once, not again by every step that refers to it.
         self.bad_step_ids = bad_step_ids
+        self._positions: Positions | None = None
+
+    def located(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` with the line and column of each one of this file (its step and
+        key looked up in the text): found only when there are problems to tell."""
+        if self.file is None or self.source is None:
+            return problems
+        out = []
+        for problem in problems:
+            if problem.file == self.file and problem.line is None:
+                if self._positions is None:
+                    json_only = self.file.lower().endswith(".json")
+                    self._positions = Positions(self.source, json_only=json_only)
+                at = self._positions.locate(problem.step, problem.key, problem.message)
+                if at is not None:
+                    problem = dataclasses.replace(problem, line=at[0], column=at[1])
+            out.append(problem)
+        return out
 
 
 def read_document(path: str | Path, *, quote: bool = True) -> tuple[Any, str]:
@@ -284,8 +305,9 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: b
                 Problem(f"invalid JSON: the key{key} is given twice in one object", file)
             ) from None
         except json.JSONDecodeError as exc:
+            reason = f": {_json_reason(exc.msg)}" if quote else ""
             raise LoadError(
-                Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file)
+                Problem(f"invalid JSON{reason}", file, line=exc.lineno, column=exc.colno)
             ) from None
         except RecursionError:
             raise LoadError(Problem("invalid JSON: nested too deeply", file)) from None
@@ -301,22 +323,110 @@ def parse_text(text: str, file: str | None, *, json_only: bool = False, quote: b
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         # PyYAML's and our own words may quote a character, a key or a value of the text
-        reason = f": {exc.problem}" if quote else " (validate that file itself to see why)"
-        raise LoadError(Problem(f"invalid YAML{where}{reason}", file)) from None
+        reason = f": {yaml_reason(exc)}" if quote else " (validate that file itself to see why)"
+        raise LoadError(Problem(f"invalid YAML{reason}", file, line=line, column=column)) from None
     except yaml.reader.ReaderError as exc:  # a control character YAML does not allow
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
         what = f"the character U+{char:04X} is not allowed in YAML" if quote else "not YAML"
-        raise LoadError(
-            Problem(f"invalid YAML at line {line}, column {column}: {what}", file)
-        ) from None
+        raise LoadError(Problem(f"invalid YAML: {what}", file, line=line, column=column)) from None
     except (yaml.YAMLError, RecursionError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        reason = f": {first}" if quote else " (nested too deeply, or not YAML)"
+        if not quote:
+            reason = " (nested too deeply, or not YAML)"
+        elif isinstance(exc, RecursionError):
+            reason = ": nested too deeply"
+        else:
+            reason = f": {yaml_reason(exc)}"
         raise LoadError(Problem(f"invalid YAML{reason}", file)) from None
+
+
+def yaml_node(text: str) -> yaml.Node | None:
+    """The node tree of YAML text, read as ``parse_text`` reads it (for positions)."""
+    loader = _UniqueKeyLoader(text)
+    loader.may_alias = "&" in text
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+# PyYAML's words for what is wrong, and plait's. The first pattern that matches wins.
+_YAML_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (
+            r"mapping values are not allowed",
+            "a ':' where a value was expected: quote the "
+            "value if it holds ': ', or check the indentation",
+        ),
+        (r"expected ',' or '\]'", "a '[' list is not closed by ']'"),
+        (r"expected ',' or '\}'", "a '{' mapping is not closed by '}'"),
+        (r"expected <block end>", "this line's indentation does not match the lines above it"),
+        (r"could not find expected ':'", "a key without ':' (or a line indented too little)"),
+        (
+            r"found undefined alias '(?P<name>[^']*)'",
+            "the alias *{name} names no anchor &{name} written before it",
+        ),
+        (r"expected '<document start>'", "more text after the end of the document"),
+        (
+            r"found unknown escape character '(?P<name>[^']*)'",
+            "an unknown escape \\{name} in a double-quoted string: write it in single quotes",
+        ),
+        (r"found character '\\t' that cannot start", "a tab: YAML indents with spaces"),
+        (
+            r"found character '(?P<name>.)' that cannot start",
+            "'{name}' cannot start a value: quote the value",
+        ),
+        (r"unexpected end of stream", "a quoted string is not closed"),
+        (
+            r"but found '<stream end>'",
+            "the file ends where more was expected: is a '[', a '{' or a quote not closed?",
+        ),
+        (r"expected the node content", "a value was expected here"),
+        (
+            r"could not determine a constructor for the tag '(?P<name>[^']*)'",
+            "the tag {name} is not allowed: a workflow is plain YAML data",
+        ),
+        (r"found duplicate anchor", "the same anchor is written twice"),
+        (r"expected alphabetic or numeric character", "an anchor or alias needs a name"),
+        (r"expected a (mapping|sequence|scalar) node", "a tag that does not fit its value"),
+    )
+)
+
+
+def yaml_reason(exc: yaml.YAMLError) -> str:
+    """What is wrong, in plait's words rather than PyYAML's (``ours``: the loader's own
+    words, kept as they are)."""
+    problem = str(getattr(exc, "problem", "") or "")
+    if (
+        getattr(exc, "context", "x") is None
+        and isinstance(exc, yaml.constructor.ConstructorError)
+        and not problem.startswith("could not determine")
+    ):
+        return problem  # the loader's own words (a key given twice, a recursive alias)
+    for pattern, words in _YAML_REASONS:
+        match = pattern.search(problem)
+        if match:
+            name = match.groupdict().get("name")
+            return words.replace("{name}", name) if name is not None else words
+    return "this is not valid YAML here"
+
+
+def _json_reason(msg: str) -> str:
+    """``json``'s words for what is wrong, in plain words."""
+    return {
+        "Expecting value": "a value was expected here",
+        "Expecting ',' delimiter": "a ',' was expected here",
+        "Expecting ':' delimiter": "a ':' was expected here",
+        "Expecting property name enclosed in double quotes": "a key in double quotes was "
+        "expected here (no trailing commas in JSON)",
+        "Extra data": "more text after the end of the document",
+        "Unterminated string starting at": "a string is not closed",
+        "Invalid control character at": "a control character inside a string",
+    }.get(msg, msg[:1].lower() + msg[1:])
 
 
 def load_definition(path: str | Path, *, quote: bool = True) -> Loaded:
@@ -379,8 +489,22 @@ def _parse(data: Any, file: str | None, source: str | None) -> Loaded:
         )
     except pydantic.ValidationError as exc:
         problems.extend(_problems(exc, file, None, data))
-        definition = None
+        definition = _without_bad_keys(rest, exc, steps)
     return Loaded(definition, problems, file, source, bad_ids)
+
+
+def _without_bad_keys(
+    rest: dict[str, Any], exc: pydantic.ValidationError, steps: list[StepDef]
+) -> WorkflowDef | None:
+    """The workflow without the top-level keys its problems name, so that the steps are
+    still checked (an unknown ``maxDuraton`` does not hide a step's unknown tool). The
+    problems already found keep the workflow from running; None if it is still invalid."""
+    bad = {str(err["loc"][0]) for err in exc.errors(include_url=False) if err["loc"]}
+    kept = {key: value for key, value in rest.items() if key not in bad or key == "name"}
+    try:
+        return WorkflowDef.model_validate(kept).model_copy(update={"steps": steps})
+    except pydantic.ValidationError:
+        return None
 
 
 _KINDS = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
@@ -394,7 +518,7 @@ def _what(value: Any) -> str:
 
 def require_valid(loaded: Loaded) -> WorkflowDef:
     if loaded.problems or loaded.definition is None:
-        raise ValidationError(loaded.problems)
+        raise ValidationError(loaded.located(loaded.problems))
     return loaded.definition
 
 
@@ -411,13 +535,48 @@ def _problems(
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            message = "unknown key"
+            known = _known_keys(StepDef if step is not None else WorkflowDef, err["loc"][:-1])
+            message = "unknown key" + did_you_mean(err["loc"][-1], known)
         elif err["type"] == "missing":
             message = "required key is missing"
         elif err["type"] == "enum" and "expected" in err.get("ctx", {}):
             message = f"unknown value {err['input']!r}; expected {err['ctx']['expected']}"
         out.append(Problem(message, file, step, _user_key(raw, err["loc"])))
     return out
+
+
+def _known_keys(model: Any, loc: tuple[str | int, ...]) -> list[str]:
+    """The keys a mapping at ``loc`` under ``model`` accepts, in camelCase (as the docs
+    spell them), or none when ``loc`` leads to no model."""
+    for part in loc:
+        fields = _fields(model)
+        if isinstance(part, int) or part not in fields:
+            continue  # a list index, or pydantic's name of a union member
+        model = _model_in(fields[part].annotation)
+        if model is None:
+            return []
+    return [_camel(name) for name in _fields(model)]
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    fields = getattr(model, "model_fields", None) or getattr(model, "__pydantic_fields__", None)
+    return dict(fields or {})
+
+
+def _model_in(annotation: Any) -> Any:
+    """The definition class inside ``X | None``, ``list[X]`` or ``Annotated[X, ...]``."""
+    if _fields(annotation) and isinstance(annotation, type):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _user_key(raw: Any, loc: tuple[str | int, ...]) -> str | None:

@@ -15,10 +15,13 @@ never evaluates anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from plait.definition.durations import parse_duration
 from plait.definition.policy import DEFAULT_POLICY, Policy
+from plait.errors import did_you_mean
 from plait.expressions.template import Const, DictTemplate, ListTemplate, Template
 
 Finding = tuple[str, str]  # (key inside the input, "" for the input itself; message)
@@ -28,11 +31,14 @@ InputCheck = Callable[["StaticInput"], Iterable[Finding]]
 class StaticInput:
     """A step's ``input`` as the workflow wrote it, seen before any run."""
 
-    __slots__ = ("_template", "policy")
+    __slots__ = ("_template", "folder", "policy")
 
-    def __init__(self, template: Template, policy: Policy = DEFAULT_POLICY) -> None:
+    def __init__(
+        self, template: Template, policy: Policy = DEFAULT_POLICY, folder: Path | None = None
+    ) -> None:
         self._template = template
         self.policy = policy
+        self.folder = folder  # the workflow file's folder (None: built in Python)
 
     def is_mapping(self) -> bool:
         """Whether the input is a mapping written in the file (its keys fixed), not a
@@ -112,4 +118,62 @@ def not_a_mapping(tool: str, keys: str) -> Finding:
         f"the {tool} tool's input is a mapping written in the workflow ({keys}); a "
         "${...} may give values inside it, not the whole input, which would let a run "
         "input choose what runs",
+    )
+
+
+# -- a tool's declared inputs ------------------------------------------------------------
+
+# What a declared key accepts: one kind, or several joined by "|" ("string|list").
+# A null is accepted everywhere (the key's default); "any" accepts every value.
+_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "number": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "integer": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "boolean": ("true or false", lambda v: isinstance(v, bool)),
+    "list": ("a list", lambda v: isinstance(v, list | tuple)),
+    "mapping": ("a mapping", lambda v: isinstance(v, dict)),
+    "duration": ("a duration (30s, 5m, 1.5)", lambda v: _is_duration(v)),
+    "any": ("any value", lambda v: True),
+}
+
+
+def _is_duration(value: Any) -> bool:
+    try:
+        parse_duration(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def check_declared(tool: str, inputs: Mapping[str, str], given: StaticInput) -> Iterator[Finding]:
+    """An input mapping written in the workflow against the keys the tool declares: an
+    unknown key (with a did-you-mean) or a value of the wrong kind written literally is
+    a finding; a value a ``${...}`` gives is checked when the step runs."""
+    items = entries(given._template)
+    if items is None:
+        return
+    for key, part in items:
+        if key not in inputs:
+            hint = did_you_mean(key, inputs)
+            keys = ", ".join(inputs) or "none"
+            yield (
+                str(key),
+                f"the {tool} tool has no input {key!r}{hint or f' (its keys: {keys})'}",
+            )
+            continue
+        if not isinstance(part, Const) or part.value is None:
+            continue  # decided at run time, or left to its default
+        kinds = inputs[key].split("|")
+        if not any(_KINDS[kind][1](part.value) for kind in kinds):
+            wanted = " or ".join(_KINDS[kind][0] for kind in kinds)
+            yield (str(key), f"the {tool} tool's {key!r} is {wanted}, not {_shown(part.value)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"{value[:40]!r}"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {int: "a number", float: "a number", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal, TypeVar, overload
@@ -27,6 +27,10 @@ class Tool:
     ``check``, if given, looks at a step's input as written when the workflow is
     validated and names what it refuses (``plait.tools.checks``): how a tool keeps a run
     input from choosing code, such as ``shell``'s script or ``sql``'s query.
+    ``inputs``, if given, declares the keys of the tool's input mapping and what each
+    accepts (``{"duration": "duration", "output": "any"}``; kinds in
+    ``plait.tools.checks``): at validation an unknown key or a literal value of the
+    wrong kind is a problem, with a did-you-mean.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Tool:
     wants_ctx: bool = False
     description: str = ""
     check: InputCheck | None = None
+    inputs: Mapping[str, str] | None = None
 
     def bind(self, value: Any, ctx: StepContext | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs: dict[str, Any] = {"ctx": ctx} if self.wants_ctx else {}

@@ -207,6 +207,7 @@ CACHE_SET = Tool(
     style="input",
     wants_ctx=True,
     description="store `value` under `key` (JSON), optionally for `ttl`",
+    inputs={"key": "string", "value": "any", "ttl": "duration", "url": "string"},
 )
 CACHE_GET = Tool(
     "cache_get",
@@ -215,4 +216,5 @@ CACHE_GET = Tool(
     style="input",
     wants_ctx=True,
     description="the value under `key`, or `default` when missing or expired",
+    inputs={"key": "string", "default": "any", "url": "string"},
 )

@@ -35,4 +35,11 @@ FAIL = Tool(
     is_async=True,
     style="input",
     description="wait `after`, then fail with `message`, `type`, `status`, `details`",
+    inputs={
+        "message": "any",
+        "type": "string",
+        "status": "integer",
+        "details": "mapping",
+        "after": "duration",
+    },
 )

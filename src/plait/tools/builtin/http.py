@@ -295,4 +295,15 @@ HTTP = Tool(
     style="input",
     wants_ctx=True,
     description="send one HTTP request: `method`, `url`, `headers`, `params`, `json` or `body`",
+    inputs={
+        "method": "string",
+        "url": "string",
+        "headers": "mapping",
+        "params": "mapping",
+        "json": "any",
+        "body": "any",
+        "timeout": "duration",
+        "followRedirects": "boolean",
+        "follow_redirects": "boolean",
+    },
 )

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from plait.errors import StepError
+from plait.errors import StepError, did_you_mean
 from plait.tools.builtin._args import mapping
 from plait.tools.checks import DYNAMIC, Finding, StaticInput, not_a_mapping
 from plait.tools.context import StepContext
@@ -115,6 +115,7 @@ def check_input(given: StaticInput) -> Iterator[Finding]:
         return
     allowed = given.policy.python_modules
     if allowed is None:
+        yield from _check_attribute(module, attr, given)
         return
     if not given.policy.allows_module(module):
         listed = ", ".join(allowed) or "none"
@@ -129,6 +130,35 @@ def check_input(given: StaticInput) -> Iterator[Finding]:
             f"with --allow-python, 'function' names a public attribute, not {attr!r}: a name "
             "starting with '_' could reach beyond the allowed module",
         )
+    else:
+        yield from _check_attribute(module, attr, given)
+
+
+def _check_attribute(module_name: str, attr: str, given: StaticInput) -> Iterator[Finding]:
+    """``attr`` of ``module``, when the module can be imported now as the run would
+    import it (the workflow's folder on the import path): a misspelt name is reported
+    at validation, with a did-you-mean. A module that cannot be imported now is left
+    to the run (it may be installed or created before then)."""
+    folder = str(given.folder) if given.folder is not None else None
+    with _import_lock:
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except Exception:  # not importable now: the run reports it
+            return
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            names = [name for name in dir(obj) if not name.startswith("__")]
+            hint = did_you_mean(part, names)
+            yield ("function", f"{module_name!r} has no attribute {attr!r}{hint}")
+            return
+        except Exception:  # a module's __getattr__ that fails: the run reports it
+            return
+        if inspect.ismodule(obj):
+            return  # refused when the step runs, with the reason
 
 
 PYTHON = Tool(
@@ -139,4 +169,5 @@ PYTHON = Tool(
     wants_ctx=True,
     description="call `function` ('module:attr') with `args`",
     check=check_input,
+    inputs={"function": "string", "args": "mapping|list", "isolation": "string"},
 )

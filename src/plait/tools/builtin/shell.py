@@ -331,4 +331,11 @@ SHELL = Tool(
     style="input",
     description="run `command` (argv list; a string with `shell: true`)",
     check=check_input,
+    inputs={
+        "command": "string|list",
+        "shell": "boolean",
+        "env": "mapping",
+        "stdin": "string",
+        "cwd": "string",
+    },
 )

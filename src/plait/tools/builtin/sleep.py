@@ -20,4 +20,5 @@ SLEEP = Tool(
     is_async=True,
     style="input",
     description="wait `duration`, then output `output`",
+    inputs={"duration": "duration", "output": "any"},
 )

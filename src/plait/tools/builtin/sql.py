@@ -330,4 +330,5 @@ SQL = Tool(
     wants_ctx=True,
     description="run one SQL `query` on `url` with bound `params`",
     check=check_input,
+    inputs={"url": "string", "query": "string|list", "params": "mapping|list"},
 )
