@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 import plait
@@ -185,3 +189,65 @@ def test_the_live_view_nests_each_map_under_its_parent() -> None:
     assert inner.startswith("    inner")
     assert "0/8 branches" in inner
     assert "8 running" in inner
+
+
+TMUX_MAP = """
+name: tmuxed
+steps:
+  - id: resize
+    parallel:
+      count: 200
+      steps:
+        - id: thumb
+          tool: shell
+          input:
+            command: >-
+              if [ "$I" -ge 150 ]; then until [ -e b ]; do sleep 0.02; done;
+              elif [ "$I" -ge 100 ]; then until [ -e a ]; do sleep 0.02; done; fi
+            shell: true
+            env: {I: "${parallel.index}"}
+"""
+_TMUX_LINE = re.compile(r"resize\s+\S+ (\d+)/200 branches")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_map_of_200_branches_in_tmux_shows_progress_that_moves(tmp_path: Path) -> None:
+    """The issue's check, for real: `plait run` in a tmux pane (a terminal), the pane
+    captured twice; branches 100-149 wait for file `a`, 150-199 for `b`."""
+    (tmp_path / "wf.yaml").write_text(TMUX_MAP)
+    socket = f"plait-progress-{os.getpid()}"
+    tmux = ["tmux", "-L", socket]
+    command = (
+        f"cd {shlex.quote(str(tmp_path))} && PYTHONPATH={shlex.quote(SRC)} "
+        f"{shlex.quote(sys.executable)} -m plait run wf.yaml; sleep 60"
+    )
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-x", "150", "-y", "50", command],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "TMUX"},
+    )
+
+    def ended_when(wanted: int) -> str:
+        deadline = time.monotonic() + 60  # a bound on a hang, not a timing assertion
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = subprocess.run(
+                [*tmux, "capture-pane", "-p"], capture_output=True, text=True, check=True
+            ).stdout
+            found = _TMUX_LINE.search(screen)
+            if found and int(found.group(1)) == wanted:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"the pane never showed {wanted}/200 branches:\n{screen}")
+
+    try:
+        first = ended_when(100)  # the first half ended; the rest waits for `a` and `b`
+        (tmp_path / "a").touch()
+        second = ended_when(150)  # it moved
+        assert "tmuxed" in first
+        assert "running" in second
+        (tmp_path / "b").touch()
+    finally:
+        (tmp_path / "a").touch()
+        (tmp_path / "b").touch()
+        subprocess.run([*tmux, "kill-server"], check=False, capture_output=True)

@@ -51,6 +51,7 @@ PROGRESS_INTERVAL_ENV = "PLAIT_PROGRESS_INTERVAL"  # seconds between plain lines
 PLAIN_INTERVAL = 5.0
 _SHOWN_FAILURES = 50  # failures printed as they happen; the summary has them all
 _SHOWN_BODIES = 20  # body lines in the live view
+_SHARE = 20  # a sample waits at least this many times what it took before the next
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _FAILED = (StepStatus.FAILED, StepStatus.TIMED_OUT)
 
@@ -106,8 +107,11 @@ class Progress:
 
     async def _loop(self) -> None:
         while True:
+            began = time.perf_counter()
             self.tick()
-            await asyncio.sleep(self.refresh)
+            # A sample of a huge run takes a while (~4 µs a node): sample less often then,
+            # so that progress never takes more than a twentieth of the event loop.
+            await asyncio.sleep(max(self.refresh, _SHARE * (time.perf_counter() - began)))
 
     def tick(self, final: bool = False) -> None:
         """One sample: new failures printed, the view (or a plain line, when due) shown."""

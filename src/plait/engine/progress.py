@@ -86,9 +86,10 @@ def snapshot(
     """The progress of a run whose workflow's nodes are ``top``, whose bodies' nodes are
     ``nested``, and whose live body runners are ``runners`` (for what has not started:
     a windowed map's branches not yet created)."""
-    by_id: dict[str, StepState] = {st.node_id: st for st in top}
-    for st in nested:
-        by_id[st.node_id] = st
+    # the nodes a body node or a group member may name as its parent: not the tasks
+    by_id: dict[str, StepState] = {
+        st.node_id: st for states in (top, nested) for st in states if st.node.kind in _KINDS
+    }
     paths: dict[str, tuple[str, ...]] = {}
 
     def path_of(st: StepState) -> tuple[str, ...]:
@@ -105,6 +106,8 @@ def snapshot(
     bodies: dict[tuple[str, ...], BodyProgress] = {}
     # a branch or pass (a frame), by id: its body's path, and [ended, failed, running, all]
     frames: dict[int, tuple[tuple[str, ...], list[int]]] = {}
+    frames_of_steps: dict[int, BodyProgress] = {}  # a sub-workflow's frame: its line
+    parent_lines: dict[str, BodyProgress] = {}  # a map's or loop's node id: its line
     failures: list[Failure] = []
     top_nodes = [st.node for st in top]  # a top node's ``group`` indexes these
 
@@ -130,45 +133,64 @@ def snapshot(
             elif status in _FAILED:
                 line.failed += 1
 
+    statuses = dict.fromkeys(StepStatus, 0)
+    frame_tallies: dict[int, list[int] | None] = {}  # None: a sub-workflow's frame
     for states in (top, nested):
         for st in states:
             node = st.node
-            count(root, st)
-            if node.kind in _KINDS and node.kind is not NodeKind.TASK:
+            status = st.status
+            statuses[status] += 1
+            if node.kind in _KINDS:
                 body(st)  # a body's line exists from its node on, in the tree's order
-            if st.status in _FAILED and st.done:
+            if status in _FAILED and st.done:
                 error = st.error
-                text = f"{error.type}: {error.message}" if error is not None else st.status.value
-                failures.append(Failure(st.node_id, st.status, mask(text), st.finished_at or 0))
+                text = f"{error.type}: {error.message}" if error is not None else status.value
+                failures.append(Failure(st.node_id, status, mask(text), st.finished_at or 0))
+            frame = st.frame
             if node.group is not None:  # a static group's member: a step of the group
-                frame = st.frame
                 if frame is None:
                     group = by_id.get(top_nodes[node.group].id)
                 else:
                     group = by_id.get(frame.node_id(frame.plan.nodes[node.group].id))
                 if group is not None:
                     count(body(group), st)
-            frame = st.frame
             if frame is None:
                 continue
-            parent = by_id.get(frame.parent_id)
-            if parent is None:
+            key = id(frame)
+            if key in frame_tallies:  # (the common case: the frame's line is known)
+                tally = frame_tallies[key]
+            else:
+                line = parent_lines.get(frame.parent_id)
+                if line is None:
+                    parent = by_id.get(frame.parent_id)
+                    if parent is None:
+                        frame_tallies[key] = tally = None
+                        continue
+                    line = parent_lines[frame.parent_id] = body(parent)
+                if line.unit == "steps":
+                    frame_tallies[key] = tally = None
+                    frames_of_steps[key] = line
+                else:
+                    frame_tallies[key] = tally = [0, 0, 0, 0]
+                    frames[key] = (line.path, tally)
+            if tally is None:
+                line_of_steps = frames_of_steps.get(key)
+                if line_of_steps is not None:  # a sub-workflow: its steps
+                    count(line_of_steps, st)
                 continue
-            line = body(parent)
-            if line.unit == "steps":  # a sub-workflow: its steps
-                count(line, st)
-                continue
-            entry = frames.get(id(frame))
-            if entry is None:
-                entry = frames[id(frame)] = (line.path, [0, 0, 0, 0])
-            tally = entry[1]
             tally[3] += 1
             if st.done:
                 tally[0] += 1
-                if st.status in _FAILED:
+                if status in _FAILED:
                     tally[1] += 1
-            elif st.status is StepStatus.RUNNING:
+            elif status is StepStatus.RUNNING:
                 tally[2] += 1
+
+    root.total = sum(statuses.values())
+    root.running = statuses[StepStatus.RUNNING]
+    root.succeeded = statuses[StepStatus.SUCCEEDED]
+    root.failed = sum(statuses[s] for s in _FAILED)
+    root.ended = sum(n for s, n in statuses.items() if s.terminal)
 
     for path, (ended, failed, running, size) in frames.values():
         line = bodies[path]
