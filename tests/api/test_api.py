@@ -149,6 +149,7 @@ def test_a_run_handle_shows_only_its_public_surface() -> None:
         "execute",
         "plan",
         "pools",
+        "progress",
         "resources",
         "run_id",
         "running",

@@ -37,7 +37,13 @@ from plait.cli.common import (
 )
 from plait.cli.events import EventsOption, runs_events, with_events
 from plait.cli.logs import runs_logs
-from plait.cli.progress import Progress, render_runs, render_summary
+from plait.cli.progress import (
+    PLAIN_INTERVAL,
+    PROGRESS_INTERVAL_ENV,
+    Progress,
+    render_runs,
+    render_summary,
+)
 from plait.cli.stats import stats
 from plait.compiler.plan import Plan
 from plait.compiler.render import RENDERERS
@@ -155,6 +161,10 @@ MaxRunSizeOption = Annotated[
         "4GiB. Default: the workflow's limits.maxRunSize, else 1GiB.",
         show_default=False,
     ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No progress while the run goes (the summary still)."),
 ]
 
 
@@ -286,8 +296,10 @@ def run(
     events: EventsOption = None,
     max_output_size: MaxOutputSizeOption = None,
     max_run_size: MaxRunSizeOption = None,
+    quiet: QuietOption = False,
 ) -> None:
-    """Run a workflow and record it; show live progress on a terminal."""
+    """Run a workflow and record it; show live progress on a terminal (a plain line
+    every few seconds and at each failure elsewhere; none with --quiet)."""
     spec = _executor(executor)
     limits = _size("--max-output-size", max_output_size), _size("--max-run-size", max_run_size)
     wf = _load(file, _policy(allow_python, allow_workflow_dir))
@@ -310,25 +322,25 @@ def run(
         )
     except WorkflowError as exc:
         raise _fail_invalid(exc) from None
-    _finish(the_run, as_json, provider)
+    _finish(the_run, as_json, provider, quiet)
 
 
-def _finish(the_run: Run, as_json: bool, provider: Any = None) -> None:
+def _finish(the_run: Run, as_json: bool, provider: Any = None, quiet: bool = False) -> None:
     """Execute, print the result, exit with the run's status. A tracer provider is
     shut down (its spans exported) before anything is printed."""
-    show_progress = not as_json and err.is_terminal
     _capture_step_logs()
+    progress = None if as_json or quiet else _progress(the_run)
     before = set(_step_threads())
     stop = _Stop(the_run)
     try:
-        result = asyncio.run(_execute(the_run, show_progress, stop))
+        result = asyncio.run(_execute(the_run, progress, stop))
     except StoreError as exc:
         raise _fail_store(exc) from None
     finally:
         if provider is not None:
             provider.shutdown()
     with _exit_on_signal():
-        _print_result(result, as_json)
+        _print_result(result, as_json, the_run.plan)
         if result.status is RunStatus.PAUSED:
             signals = the_run.waiting_for
             err.print(
@@ -374,11 +386,28 @@ def _left_running(before: set[threading.Thread]) -> bool:
     return False
 
 
-def _print_result(result: RunResult, as_json: bool) -> None:
+def _print_result(result: RunResult, as_json: bool, plan: Plan | None = None) -> None:
     if as_json:
         print_json(result.to_document())
     else:
-        render_summary(out, result)
+        render_summary(out, result, plan=plan)
+
+
+def _progress(the_run: Run) -> Progress:
+    """The live view on a terminal; elsewhere plain lines every few seconds
+    (``PLAIT_PROGRESS_INTERVAL`` seconds, 5 unless set) and at each failure."""
+    if err.is_terminal:
+        return Progress(err, the_run)
+    text = os.environ.get(PROGRESS_INTERVAL_ENV, "")
+    interval = PLAIN_INTERVAL
+    if text.strip():
+        try:
+            interval = float(text)
+        except ValueError:
+            interval = -1.0
+        if not 0 < interval < 86_400:
+            raise fail(f"{PROGRESS_INTERVAL_ENV}: a number of seconds above 0, not {text!r}")
+    return Progress(err, the_run, plain=True, interval=interval)
 
 
 # The signals that stop a run, and how plait names them. SIGTERM is what a container
@@ -415,13 +444,12 @@ class _Stop:
         return 128 + signal.SIGTERM if self.first == signal.SIGTERM else None
 
 
-async def _execute(the_run: Run, show_progress: bool, stop: _Stop) -> RunResult:
+async def _execute(the_run: Run, progress: Progress | None, stop: _Stop) -> RunResult:
     """Run with SIGINT and SIGTERM handled (``_Stop``)."""
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals
             loop.add_signal_handler(signum, stop, signum)
-    progress = Progress(err, the_run) if show_progress else None
     try:
         if progress is not None:
             async with progress:
@@ -506,6 +534,7 @@ def resume(
     allow_workflow_dir: AllowWorkflowDirOption = None,
     trace: TraceOption = False,
     events: EventsOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Go on with an interrupted run: steps that succeeded are reused, not run again.
     ``--executor`` may differ from the first attempt's; ``--allow-env``,
@@ -541,7 +570,7 @@ def resume(
             if owner is not None:
                 the_store.release_lease(the_run.run_id, owner)
         raise _fail_store(exc) from None
-    _finish(the_run, as_json, provider)
+    _finish(the_run, as_json, provider, quiet)
 
 
 def _refuse_damaged(store: Store, run_id: str, what: str, steps: bool = True) -> None:

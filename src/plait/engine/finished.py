@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from plait.compiler.plan import Node
+from plait.compiler.plan import Node, Plan
 from plait.engine.result import StepResult, step_result
 from plait.engine.state import StepState
 from plait.errors import ErrorInfo, RunError
@@ -38,13 +38,23 @@ class Place:
     """Where one body runner's children are: a child node's id is ``head + step id +
     tail``, then ``<key>`` (a map branch), ``[key]`` (a loop pass) or nothing."""
 
-    __slots__ = ("head", "mark", "seq", "tail")
+    __slots__ = ("head", "mark", "parent_id", "plan", "seq", "tail")
 
-    def __init__(self, head: str, tail: str, mark: str, seq: int) -> None:
+    def __init__(
+        self,
+        head: str,
+        tail: str,
+        mark: str,
+        seq: int,
+        parent_id: str = "",
+        plan: Plan | None = None,
+    ) -> None:
         self.head = head
         self.tail = tail
         self.mark = mark  # "<>", "[]" or ""
         self.seq = seq  # the order the runners began in: the order of the result
+        self.parent_id = parent_id  # the node id of the map, loop... that runs them
+        self.plan = plan  # the body they run (None: a dynamic group's, one per member)
 
     def node_id(self, step_id: str, key: int) -> str:
         mark = self.mark
@@ -74,9 +84,11 @@ class Records:
         self._index: dict[str, int] | None = None  # node id -> row, made when asked
         self._order: list[int] | range | None = None
 
-    def place(self, head: str, tail: str, mark: str) -> Place:
+    def place(
+        self, head: str, tail: str, mark: str, parent_id: str = "", plan: Plan | None = None
+    ) -> Place:
         self._places += 1
-        return Place(head, tail, mark, self._places)
+        return Place(head, tail, mark, self._places, parent_id, plan)
 
     def add(self, place: Place, key: int, states: Sequence[StepState]) -> None:
         """Keep what the result needs of a child graph's nodes (all of them ended)."""
@@ -96,6 +108,30 @@ class Records:
             if st.error is not None or st.reason is not None or st.attempt_errors:
                 self.extras[row] = (st.error, st.reason, st.attempt_errors)
         self._index = self._order = None
+
+    def ended_states(self) -> list[EndedState]:
+        """The rows as read-only stand-ins for the ``StepState``s they were (for
+        ``Run.progress()``, a few times a second: O(rows))."""
+        frames: dict[tuple[int, int], EndedFrame] = {}
+        found = []
+        for row, node in enumerate(self.nodes):
+            place, key = self.place_of[row], self.keys[row]
+            frame = frames.get((place.seq, key))
+            if frame is None:
+                frame = frames[place.seq, key] = EndedFrame(place, key)
+            extras = self.extras.get(row)
+            finished = self.times[2 * row + 1]
+            found.append(
+                EndedState(
+                    node,
+                    place.node_id(node.id, key),
+                    _STATUSES[self.status[row]],
+                    None if extras is None else extras[0],
+                    None if math.isnan(finished) else finished,
+                    frame,
+                )
+            )
+        return found
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.live)
@@ -170,3 +206,42 @@ class Records:
                 rows if ordered else sorted(rows, key=lambda r: (place_of[r].seq << 40) | keys[r])
             )
         return self._order
+
+
+class EndedFrame:
+    """Where an ended node ran, as ``Frame`` says it of a live one (``parent_id``,
+    ``plan``, ``node_id``): one per branch or pass."""
+
+    __slots__ = ("_key", "_place", "parent_id", "plan")
+
+    def __init__(self, place: Place, key: int) -> None:
+        self._place = place
+        self._key = key
+        self.parent_id = place.parent_id
+        self.plan = place.plan
+
+    def node_id(self, step_id: str) -> str:
+        return self._place.node_id(step_id, self._key)
+
+
+class EndedState:
+    """A node of a body graph that ended, read like its ``StepState`` (done)."""
+
+    __slots__ = ("error", "finished_at", "frame", "node", "node_id", "status")
+    done = True
+
+    def __init__(
+        self,
+        node: Node,
+        node_id: str,
+        status: StepStatus,
+        error: RunError | None,
+        finished_at: float | None,
+        frame: EndedFrame,
+    ) -> None:
+        self.node = node
+        self.node_id = node_id
+        self.status = status
+        self.error = error
+        self.finished_at = finished_at
+        self.frame = frame

@@ -1,8 +1,8 @@
 """``Run``: one execution of a compiled plan, as its caller holds it.
 
 The handle is all a caller needs: ``await run.execute()`` runs it to the end and
-returns a ``RunResult``; ``cancel()`` stops it at any time; ``counts()``, ``running()``
-and ``waiting_for`` say where it is. The work is done by the run's ``Session`` (what
+returns a ``RunResult``; ``cancel()`` stops it at any time; ``counts()``, ``running()``,
+``progress()`` and ``waiting_for`` say where it is. The work is done by the run's ``Session`` (what
 the whole run shares) and its top ``Graph`` (the state machine, ``engine/graph.py``)::
 
     Run.execute ─▶ recorder.begin ─▶ executors open ─▶ observer.run_started ─▶ graph.start()
@@ -25,6 +25,7 @@ from plait.compiler.plan import Plan
 from plait.engine.graph import Graph
 from plait.engine.observe import Observer, combine
 from plait.engine.pools import WorkerPool
+from plait.engine.progress import RunProgress, live_runners, snapshot
 from plait.engine.recording import Recorder, Restored
 from plait.engine.result import RunResult
 from plait.engine.session import Session
@@ -182,6 +183,21 @@ class Run:
     def running(self) -> list[str]:
         """The ids of the workflow's steps running now, in the workflow's order."""
         return [st.node.id for st in self._graph.states if st.status is StepStatus.RUNNING]
+
+    def progress(self) -> RunProgress:
+        """Where the run is, for a progress view: the workflow's counts over every node
+        (map branches' steps included), each map's, loop's and group's counts nested
+        under its parent, and the failures so far (masked). O(nodes): call it a few
+        times a second, not per step (``engine/progress.py``)."""
+        session = self._session
+        runners = live_runners(self._graph)
+        live = [st for runner in runners for child in runner.live.values() for st in child.states]
+        return snapshot(
+            self._graph.states,
+            [*live, *session.records.ended_states()],
+            runners,
+            session.secrets.text,
+        )
 
     def _timed_out(self, limit: float) -> None:
         self._graph.abort(RunStatus.TIMED_OUT, f"the run timed out after {limit:g}s")

@@ -150,7 +150,10 @@ class BodyRunner(ABC):
 
     def new_place(self) -> Place:
         """Where the children are: ``prefix + step id + suffix`` then the key's mark."""
-        return self.run.session.records.place(self.prefix, self.suffix, self.mark)
+        records = self.run.session.records
+        return records.place(
+            self.prefix, self.suffix, self.mark, self.state.node_id, self.node.body
+        )
 
     def spawn(self, key: int, frame: Frame, names: dict[str, Any]) -> Host:
         outer = self.run.scope_for(self.state)

@@ -23,7 +23,8 @@ class SubworkflowRunner(BodyRunner):
 
     def new_place(self) -> Place:
         # `sub/fetch`, `sub<3>/fetch`: the child's prefix is this node's id
-        return self.run.session.records.place(f"{self.state.node_id}/", "", "")
+        node_id = self.state.node_id
+        return self.run.session.records.place(f"{node_id}/", "", "", node_id, self.node.body)
 
     def begin(self) -> None:
         node = self.node
