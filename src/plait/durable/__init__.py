@@ -19,8 +19,7 @@ from __future__ import annotations
 from plait.durable.cancel import request_cancel
 from plait.durable.document import result_from_store
 from plait.durable.resume import prepare_resume
-from plait.durable.start import Definition, as_store, definition_hash, new_run
-from plait.engine.recording import outline
+from plait.durable.start import Definition, as_store, definition_hash, new_run, outline
 from plait.errors import LeaseHeld, StoreError
 
 __all__ = [

@@ -6,7 +6,7 @@ import time
 
 from plait.durable.lease import take_lease
 from plait.durable.resume import RESUMABLE
-from plait.engine.recording import lease_owner
+from plait.engine.lease import lease_owner
 from plait.engine.result import iso
 from plait.errors import RunCancelled, WorkflowError
 from plait.status import RunStatus, StepStatus

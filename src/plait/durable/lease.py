@@ -11,7 +11,7 @@ import os
 import socket
 import time
 
-from plait.engine.recording import configured_lease_ttl
+from plait.engine.lease import configured_lease_ttl
 from plait.store import Store
 from plait.store.records import RunRecord
 

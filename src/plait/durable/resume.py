@@ -14,7 +14,8 @@ from plait.definition.loader import parse_definition, parse_text, read_text_file
 from plait.definition.policy import DEFAULT_POLICY, Policy
 from plait.durable.lease import take_lease
 from plait.durable.start import definition_hash
-from plait.engine.recording import Recorder, Restored, configured_lease_ttl, lease_owner
+from plait.engine.lease import configured_lease_ttl, lease_owner
+from plait.engine.recording import Recorder, Restored
 from plait.engine.result import from_iso
 from plait.engine.run import Run
 from plait.errors import InputError, LeaseHeld, Problem, WorkflowError

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from plait.compiler import NO_ENV, EnvBinding, Plan
-from plait.engine.recording import Recorder, configured_lease_ttl, lease_owner, outline
+from plait.compiler.plan import NodeKind
+from plait.engine.lease import configured_lease_ttl, lease_owner
+from plait.engine.recording import Recorder
 from plait.engine.result import iso
 from plait.engine.run import Run
 from plait.executors.select import Choice
@@ -76,3 +78,19 @@ def new_run(
     )
     run.attach_recorder(Recorder(store, record=record, owner=owner, lease_ttl=ttl))
     return run
+
+
+def outline(plan: Plan) -> str:
+    """The plan's shape, kept with the run so its document can be rebuilt without the
+    workflow file: which nodes are groups, their members, strategies and ids."""
+    nodes = []
+    for node in plan.nodes:
+        entry: dict[str, Any] = {"id": node.id, "kind": node.kind.value}
+        if node.kind is NodeKind.GROUP:
+            entry.update(
+                group_id=node.group_id,
+                strategy=node.strategy.value,
+                members=[plan.nodes[m].id for m in node.members],
+            )
+        nodes.append(entry)
+    return dumps({"nodes": nodes, "terminals": [plan.nodes[i].id for i in plan.terminals]})

@@ -26,7 +26,7 @@ from plait.engine.protocols import Body, Host, Window
 from plait.engine.ready import Edge, Readiness, ReadyQueue, edge_after, route_edges
 from plait.engine.session import Session
 from plait.engine.state import ErrorScope, Frame, FrameScope, StepState, Stop, skip_reason
-from plait.errors import RunCancelled, RunError, RunTimedOut, RunTooLarge, StepTimedOut
+from plait.errors import RunCancelled, RunError, RunTimedOut, StepTimedOut
 from plait.expressions.scope import Scope
 from plait.status import RunStatus, StepStatus
 
@@ -123,26 +123,18 @@ class Graph:
         edge: Edge | None = None,
         restored: bool = False,
     ) -> None:
-        """Record that a node ended, once; its consequences follow in ``propagate``.
-
-        A success's output is weighed against the run's limits (``meter``), or the step
-        fails here. With a store, a success is released to the dependents only once it
-        is on disk; its output must be JSON, or the step fails here, naming the type."""
+        """Record that a node ended, once; its consequences follow in ``propagate``. A
+        success over the run's limits, or (with a store) not JSON, fails here; with a
+        store, a success is released to the dependents only once it is on disk."""
         if st.done:
             return
         output_json = None
         recorder = self.session.recorder
         weigh = output is not None or recorder is not None  # (None, no store: nothing to do)
         if status is StepStatus.SUCCEEDED and not restored and weigh:
-            meter = self.session.meter
-            if recorder is not None:
-                output_json, refused = meter.encode(st.node_id, output)
-            else:
-                refused = meter.weigh(st.node_id, output)
+            output_json, refused = self.session.weigh(st.node_id, output, recorder is not None)
             if refused is not None:
                 status, output, error = StepStatus.FAILED, None, refused
-                if isinstance(refused, RunTooLarge):
-                    self.session.too_large(refused)
         st.done = True
         st.status = status
         st.output = output

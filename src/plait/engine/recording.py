@@ -10,35 +10,22 @@ A step's success is released to its dependents only once it is on disk, so what 
 dependent consumed is what a resume will reuse. Failures and skips need no wait.
 Every failed attempt keeps its own row, with its error (traceback included).
 
-The lease fences the run twice. Every batch is written only while this process holds
-the run's lease (the store checks the owner in the batch's transaction). And no step
-starts once the lease may have been lost: the watch loop renews it every third of its
-TTL, and each renewal confirmed moves a local deadline (``lease_deadline``) to a sixth
-of the TTL before the lease would expire. A step about to call its tool past that
-deadline first renews the lease itself (``confirm_lease``); if another process took
-it meanwhile, the run stops and the step never starts (issue 19: a process frozen by
-SIGSTOP past its lease came back and ran four steps its successor had recorded)::
-
-    A: renewed ─ SIGSTOP ─────────────── SIGCONT: past the deadline → renew: lost → stop
-    B:             lease expires ─ resume: takes the lease, runs the steps, finishes
+The lease and its fence are ``engine/lease.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
-import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from plait.compiler.plan import NodeKind, Plan
+from plait.engine.lease import LeaseKeeper, RunControl, configured_lease_ttl, lease_owner
 from plait.engine.result import RunResult, iso
 from plait.engine.state import StepState
 from plait.engine.writer import BatchWriter, Callback
-from plait.errors import LeaseHeld, RunCancelled, RunError, StoreError, WorkflowError
+from plait.errors import LeaseHeld, RunError, StoreError
 from plait.secrets import NO_SECRETS, Secrets
 from plait.status import StepStatus
 from plait.store.base import Store
@@ -50,31 +37,9 @@ from plait.store.records import (
     dumps,
 )
 
-
-class RunControl(Protocol):
-    """What the recorder needs of the run it records (the run's ``Session``)."""
-
-    run_id: str
-    plan: Plan
-    secrets: Secrets
-
-    def cancel(self, reason: str) -> None: ...
-    def fail_store(self, exc: StoreError) -> None: ...
-
-
 # `dumps` is the store's JSON text helper (store/records.py), here for the engine.
-__all__ = [
-    "LEASE_TTL",
-    "Recorder",
-    "Restored",
-    "configured_lease_ttl",
-    "dumps",
-    "lease_owner",
-    "outline",
-]
+__all__ = ["Recorder", "Restored", "RunControl", "dumps"]
 
-LEASE_TTL = 30.0  # a dead holder's lease expires this long after its last heartbeat
-LEASE_TTL_VAR = "PLAIT_LEASE_TTL"
 START_DELAY = 0.05  # a step still running this long after it started gets its `running` row
 POLL_INTERVAL = 0.25  # how often a run looks for a cancel request from another process
 
@@ -93,28 +58,6 @@ def _ended_payload(status: str, attempt: int) -> str:
     return text
 
 
-def lease_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def configured_lease_ttl() -> float:
-    """Seconds a lease outlives its last renewal: ``$PLAIT_LEASE_TTL``, else 30. A
-    shorter one lets another machine take over a dead holder's run sooner (tests use
-    a second or two); every renewal is a write, every third of it."""
-    given = os.environ.get(LEASE_TTL_VAR)
-    if not given:
-        return LEASE_TTL
-    try:
-        value = float(given)
-    except ValueError:
-        value = float("nan")
-    if not 1.0 <= value <= 86_400.0:
-        raise WorkflowError(
-            f"{LEASE_TTL_VAR} must be a number of seconds from 1 to 86400, not {given!r}"
-        )
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class Restored:
     """A step that succeeded in an earlier process, as its record says."""
@@ -126,7 +69,7 @@ class Restored:
     winner: str | None = None
 
 
-class Recorder:
+class Recorder(LeaseKeeper):
     """Everything one run writes: its row, its step executions, its events, its lease.
 
     ``record`` is a new run's row (written before the first step starts); for a resumed
@@ -238,99 +181,17 @@ class Recorder:
         await self._writer.close()
         failed = self._writer.failed
         if failed is not None:  # the run's end was not written
-            self.error = failed if isinstance(failed, LeaseHeld) else await self._end_failed(failed)
+            self.error = (
+                failed
+                if isinstance(failed, LeaseHeld)
+                else await _record_failed(self.store, self._run, self.owner, self._secrets, failed)
+            )
         elif self.error is not None and not isinstance(self.error, LeaseHeld):
             # A read or a renewal failed, and stopped the run; its end is written.
             status = result.status.value
             self.error = type(self.error)(f"{self.error.plain}; run {run_id} is recorded {status}")
         if self.error is not None:
             raise self.error
-
-    async def _end_failed(self, error: StoreError) -> StoreError:
-        """The store refused a write mid-run: record the run ``failed`` if the store
-        still takes that one small write, so it is never left ``running`` until its
-        lease expires; the error says which it was."""
-        assert self._run is not None
-        now = iso(time.time())
-        failure = RunError(error.plain, type="StoreError").to_dict()
-        update = RunUpdate(
-            self._run.run_id,
-            {
-                "status": "failed",
-                "error": self._secrets.json_text(dumps(failure)),
-                "finished_at": now,
-                "updated_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
-            },
-        )
-        fence = (self._run.run_id, self.owner)
-        try:
-            await asyncio.to_thread(self.store.write, [update], fence)
-        except StoreError:
-            return type(error)(
-                f"{error.plain}; run {self._run.run_id} is still recorded running: "
-                f"plait resume {self._run.run_id} goes on with it"
-            )
-        return type(error)(f"{error.plain}; run {self._run.run_id} is recorded failed")
-
-    # -- the lease ----------------------------------------------------------------------
-
-    def _lease_renewed(self, at: float) -> None:
-        """The store confirmed the lease, renewed at ``at``: it holds until ``at + TTL``;
-        new steps may start until a sixth of the TTL before (a margin for clock skew
-        between machines)."""
-        self._renewed_at = at
-        self.lease_deadline = at + self.lease_ttl * 5 / 6
-
-    async def confirm_lease(self) -> None:
-        """Called before a step calls its tool once ``lease_deadline`` has passed: renew
-        the lease now (one renewal for every step waiting). If another process took it,
-        the run is cancelled and ``RunCancelled`` raised: the step never starts."""
-        if not await asyncio.shield(self._renew()):
-            raise RunCancelled("the run's lease was lost: another process executes it now")
-
-    def _renew(self) -> asyncio.Future[bool]:
-        if self._renewal is None or self._renewal.done():
-            self._renewal = asyncio.ensure_future(self._renew_now())
-        return self._renewal
-
-    async def _renew_now(self) -> bool:
-        run = self._run
-        assert run is not None
-        if self._lease_lost:
-            return False
-        sent = time.time()
-        try:
-            held = await asyncio.to_thread(
-                self.store.renew_lease, run.run_id, self.owner, self.lease_ttl, sent
-            )
-        except StoreError as exc:  # the store fails: the run stops, failed
-            self._on_store_error(exc)
-            return False
-        if held:
-            self._lease_renewed(sent)
-            return True
-        self._lease_lost = True
-        self.lease_deadline = 0.0
-        run.cancel("lost the run's lease to another process")
-        return False
-
-    async def _watch_loop(self) -> None:
-        """Keep the lease alive; poll for a cancel request from another process."""
-        run = self._run
-        assert run is not None
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            due = time.time() - self._renewed_at >= self.lease_ttl / 3
-            if due and not await asyncio.shield(self._renew()):
-                return  # lost: the run is cancelled
-            try:
-                if await asyncio.to_thread(self.store.cancel_requested, run.run_id):
-                    run.cancel("cancelled from another process (plait cancel)")
-            except StoreError as exc:
-                self._on_store_error(exc)
-                return
 
     def _on_store_error(self, exc: StoreError) -> None:
         if self.error is None:
@@ -443,36 +304,56 @@ class Recorder:
             # (logs were masked before they were cut: engine/steplogs.py)
             # Where the output's secrets stood, so a resume can put them back.
             output, masks = self._secrets.json_masked(output)
-        node = st.node
-        frame = st.frame
-        parent_id = join = None
-        if node.group is not None:
-            group = (self._run.plan if frame is None else frame.plan).nodes[node.group]
-            parent_id = group.id if frame is None else frame.node_id(group.id)
-            join = group.strategy.value
-        elif frame is not None:
-            parent_id, join = frame.parent_id, frame.join
-        return StepRecord(
-            self._run.run_id,
-            st.node_id,
-            st.attempts,
-            node.id,
-            status,
-            parent_id,
-            None,
-            None if frame is None else frame.branch,
-            None if frame is None else frame.iteration,
-            join,
-            input,
-            output,
-            error,
-            st.reason,
-            detail,
-            started,
-            finished,
-            masks,
-            logs,
+        return _step_row(
+            self._run, st, status, input, output, error, detail, started, finished, masks, logs
         )
+
+
+def _step_row(
+    run: RunControl,
+    st: StepState,
+    status: str,
+    input: str | None,
+    output: str | None,
+    error: str | None,
+    detail: str | None,
+    started: str | None,
+    finished: str | None,
+    masks: str | None,
+    logs: str | None,
+) -> StepRecord:
+    """One step execution's row: the texts given, and where the node sits (its group,
+    or the map branch / loop pass it ran in)."""
+    node = st.node
+    frame = st.frame
+    parent_id = join = None
+    if node.group is not None:
+        group = (run.plan if frame is None else frame.plan).nodes[node.group]
+        parent_id = group.id if frame is None else frame.node_id(group.id)
+        join = group.strategy.value
+    elif frame is not None:
+        parent_id, join = frame.parent_id, frame.join
+    return StepRecord(
+        run.run_id,
+        st.node_id,
+        st.attempts,
+        node.id,
+        status,
+        parent_id,
+        None,
+        None if frame is None else frame.branch,
+        None if frame is None else frame.iteration,
+        join,
+        input,
+        output,
+        error,
+        st.reason,
+        detail,
+        started,
+        finished,
+        masks,
+        logs,
+    )
 
 
 def _loose(value: Any) -> str | None:
@@ -480,17 +361,31 @@ def _loose(value: Any) -> str | None:
     return None if value is None else dumps(value, loose=True)
 
 
-def outline(plan: Plan) -> str:
-    """The plan's shape, kept with the run so its document can be rebuilt without the
-    workflow file: which nodes are groups, their members, strategies and ids."""
-    nodes = []
-    for node in plan.nodes:
-        entry: dict[str, Any] = {"id": node.id, "kind": node.kind.value}
-        if node.kind is NodeKind.GROUP:
-            entry.update(
-                group_id=node.group_id,
-                strategy=node.strategy.value,
-                members=[plan.nodes[m].id for m in node.members],
-            )
-        nodes.append(entry)
-    return dumps({"nodes": nodes, "terminals": [plan.nodes[i].id for i in plan.terminals]})
+async def _record_failed(
+    store: Store, run: RunControl, owner: str, secrets: Secrets, error: StoreError
+) -> StoreError:
+    """The store refused a write mid-run: record the run ``failed`` if the store
+    still takes that one small write, so it is never left ``running`` until its
+    lease expires; the error says which it was."""
+    now = iso(time.time())
+    failure = RunError(error.plain, type="StoreError").to_dict()
+    update = RunUpdate(
+        run.run_id,
+        {
+            "status": "failed",
+            "error": secrets.json_text(dumps(failure)),
+            "finished_at": now,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
+    )
+    fence = (run.run_id, owner)
+    try:
+        await asyncio.to_thread(store.write, [update], fence)
+    except StoreError:
+        return type(error)(
+            f"{error.plain}; run {run.run_id} is still recorded running: "
+            f"plait resume {run.run_id} goes on with it"
+        )
+    return type(error)(f"{error.plain}; run {run.run_id} is recorded failed")

@@ -29,7 +29,7 @@ from plait.engine.observe import Observer
 from plait.engine.pools import WorkerPool, pool_from_spec
 from plait.engine.recording import Recorder, Restored
 from plait.engine.state import Frame, StepState
-from plait.errors import RunError, StoreError
+from plait.errors import RunError, RunTooLarge, StoreError
 from plait.executors.select import Choice, Executors
 from plait.status import RunStatus
 
@@ -111,6 +111,17 @@ class Session:
     def cancel(self, reason: str) -> None:
         if self.root is not None:
             self.root.abort(RunStatus.CANCELLED, reason)
+
+    def weigh(self, node_id: str, output: Any, encode: bool) -> tuple[str | None, RunError | None]:
+        """A success's output against the run's limits: its JSON when ``encode`` (the
+        store keeps it), and why it is refused, if it is (``RunTooLarge`` stops the run)."""
+        if encode:
+            output_json, refused = self.meter.encode(node_id, output)
+        else:
+            output_json, refused = None, self.meter.weigh(node_id, output)
+        if isinstance(refused, RunTooLarge):
+            self.too_large(refused)
+        return output_json, refused
 
     def too_large(self, error: RunError) -> None:
         """A step took the run's outputs past ``maxRunSize`` (its own end records that):

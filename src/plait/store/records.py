@@ -252,7 +252,7 @@ def _error(data: Any) -> str | None:
 
 
 def _outline(data: Any) -> str | None:
-    """The plan's shape as ``engine.recording.outline`` writes it."""
+    """The plan's shape as ``durable.start.outline`` writes it."""
     if data is None:
         return None
     nodes = data.get("nodes") if isinstance(data, dict) else None
