@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -17,13 +16,12 @@ from sqlalchemy import text
 from tests.cli.conftest import Invoke
 
 import plait
+from helpers.postgres import new_database
 from plait.engine import steplogs
 from plait.store import open_store
 from plait.store.migrations import LATEST
 from plait.store.records import RunRecord
 from plait.store.schema import schema_version
-
-ADMIN_URL = os.environ.get("PLAIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 MODULE = """
 import asyncio
@@ -214,21 +212,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'logs.db'}"
         return
-    import psycopg
-
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # the driver's errors vary; any means "cannot reach it"
-        pytest.skip(f"PostgreSQL at {ADMIN_URL} cannot be reached: {exc}")
-    name = f"plait_logs_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from new_database("plait_logs")
 
 
 def test_the_store_keeps_each_attempts_logs(tmp_path: Path, module: str, store_url: str) -> None:

@@ -7,53 +7,26 @@ afterwards. They skip, saying why, only when no server can be reached.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.postgres import new_database
 from plait.store import Store, open_store
-
-ADMIN_URL = os.environ.get("PLAIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _admin_connect():  # type: ignore[no-untyped-def]
-    import psycopg
-
-    return psycopg.connect(
-        ADMIN_URL.replace("postgresql://", "postgresql://", 1), autocommit=True, connect_timeout=3
-    )
-
-
-def _new_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards."""
-    try:
-        admin = _admin_connect()
-    except Exception as exc:  # the driver's errors vary; any means "cannot reach it"
-        pytest.skip(f"PostgreSQL at {ADMIN_URL} cannot be reached: {exc}")
-    name = f"plait_test_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with _admin_connect() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session."""
-    yield from _new_database()
+    yield from new_database()
 
 
 @pytest.fixture
 def empty_postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for this one test (no tables yet)."""
-    yield from _new_database()
+    yield from new_database()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

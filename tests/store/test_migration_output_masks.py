@@ -3,20 +3,17 @@ PostgreSQL: the rows it holds are kept, and new rows carry their masks."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
+from helpers.postgres import new_database
 from plait.store import open_store
 from plait.store.migrations import LATEST
 from plait.store.records import RunRecord, StepRecord
 from plait.store.schema import schema_version
-
-ADMIN_URL = os.environ.get("PLAIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -26,21 +23,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "v1.db")
         return
-    import psycopg
-
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # the driver's errors vary; any means "cannot reach it"
-        pytest.skip(f"PostgreSQL at {ADMIN_URL} cannot be reached: {exc}")
-    name = f"plait_migration_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from new_database("plait_migration")
 
 
 def _make_version_1(url: str) -> None:

@@ -4,7 +4,6 @@ and keeps what it held."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 import plait.store.migrations as migrations
+from helpers.postgres import new_database
 from plait.store import open_store
 from plait.store.migrations import v004_trace_ids
 from plait.store.records import RunRecord, RunUpdate
-from store.conftest import ADMIN_URL, _admin_connect
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -24,19 +23,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "v1.db")
         return
-    try:
-        admin = _admin_connect()
-    except Exception as exc:  # the driver's errors vary; any means "cannot reach it"
-        pytest.skip(f"PostgreSQL at {ADMIN_URL} cannot be reached: {exc}")
-    name = f"plait_mig_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = ADMIN_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with _admin_connect() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from new_database("plait_mig")
 
 
 def _make_version_3(url: str) -> None:
