@@ -444,11 +444,17 @@ class _Stop:
         return 128 + signal.SIGTERM if self.first == signal.SIGTERM else None
 
 
+# What add_signal_handler raises where a loop cannot take signals: a platform without
+# them (Windows: NotImplementedError), a thread that is not the main one (ValueError),
+# a closed loop (RuntimeError). The run then goes on without SIGINT/SIGTERM handling.
+_NO_SIGNAL_HANDLERS = (NotImplementedError, RuntimeError, ValueError)
+
+
 async def _execute(the_run: Run, progress: Progress | None, stop: _Stop) -> RunResult:
     """Run with SIGINT and SIGTERM handled (``_Stop``)."""
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # no signals
+        with contextlib.suppress(*_NO_SIGNAL_HANDLERS):
             loop.add_signal_handler(signum, stop, signum)
     try:
         if progress is not None:
@@ -457,7 +463,7 @@ async def _execute(the_run: Run, progress: Progress | None, stop: _Stop) -> RunR
         return await the_run.execute()
     finally:
         for signum in STOP_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            with contextlib.suppress(*_NO_SIGNAL_HANDLERS):
                 loop.remove_signal_handler(signum)
 
 

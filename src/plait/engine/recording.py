@@ -235,7 +235,9 @@ class Recorder(LeaseKeeper):
         for st in self._unwritten:
             if st.status is StepStatus.RUNNING and not st.done:
                 text, started = self._open.get(st, (None, None))
-                record = self._record(st, st.status.value, text, None, None, None, started, None)
+                record = _step_row(
+                    self._run, self._secrets, st, st.status.value, input=text, started=started
+                )
                 self._writer.put(record)
                 # Queued right after the row: a follower (plait runs events --follow)
                 # sees the start once the store has it.
@@ -249,7 +251,9 @@ class Recorder(LeaseKeeper):
         started = iso(st.started_at)
         self._open[st] = (None, started)
         detail = dumps({"waiting_for": signal})
-        self._writer.put(self._record(st, st.status.value, None, None, None, detail, started, None))
+        self._writer.put(
+            _step_row(self._run, self._secrets, st, st.status.value, detail=detail, started=started)
+        )
         self.event("step_waiting", st.node_id, {"signal": signal})
 
     def attempt_failed(self, st: StepState, error: RunError, logs: str | None = None) -> None:
@@ -259,7 +263,17 @@ class Recorder(LeaseKeeper):
         finished = iso(time.time())
         failed = StepStatus.FAILED.value
         error_json = dumps(error.to_dict())
-        record = self._record(st, failed, text, None, error_json, None, started, finished, logs)
+        record = _step_row(
+            self._run,
+            self._secrets,
+            st,
+            failed,
+            input=text,
+            error=error_json,
+            started=started,
+            finished=finished,
+            logs=logs,
+        )
         self._writer.put(record)
         # The event says why; the attempt's row holds the whole error (its traceback).
         why = {"attempt": st.attempts, "type": error.type, "message": error.message}
@@ -281,49 +295,46 @@ class Recorder(LeaseKeeper):
         put = self._writer.put
         put(EventRecord(self._run.run_id, self._seq, finished, "step_ended", st.node_id, payload))
         logs = st.logs if type(st.logs) is str else None
-        record = self._record(st, status, text, output_json, error, detail, started, finished, logs)
-        put(record, durable)
-
-    def _record(
-        self,
-        st: StepState,
-        status: str,
-        input: str | None,
-        output: str | None,
-        error: str | None,
-        detail: str | None,
-        started: str | None,
-        finished: str | None,
-        logs: str | None = None,
-    ) -> StepRecord:
-        assert self._run is not None
-        masks = None
-        if self._secrets:
-            mask = self._secrets.json_text
-            input, error, detail = mask(input), mask(error), mask(detail)
-            # (logs were masked before they were cut: engine/steplogs.py)
-            # Where the output's secrets stood, so a resume can put them back.
-            output, masks = self._secrets.json_masked(output)
-        return _step_row(
-            self._run, st, status, input, output, error, detail, started, finished, masks, logs
+        record = _step_row(
+            self._run,
+            self._secrets,
+            st,
+            status,
+            input=text,
+            output=output_json,
+            error=error,
+            detail=detail,
+            started=started,
+            finished=finished,
+            logs=logs,
         )
+        put(record, durable)
 
 
 def _step_row(
-    run: RunControl,
+    run: RunControl | None,
+    secrets: Secrets,
     st: StepState,
     status: str,
-    input: str | None,
-    output: str | None,
-    error: str | None,
-    detail: str | None,
-    started: str | None,
-    finished: str | None,
-    masks: str | None,
-    logs: str | None,
+    *,
+    input: str | None = None,
+    output: str | None = None,
+    error: str | None = None,
+    detail: str | None = None,
+    started: str | None = None,
+    finished: str | None = None,
+    logs: str | None = None,
 ) -> StepRecord:
     """One step execution's row: the texts given, and where the node sits (its group,
-    or the map branch / loop pass it ran in)."""
+    or the map branch / loop pass it ran in), with the run's secrets masked out."""
+    assert run is not None
+    masks = None
+    if secrets:
+        mask = secrets.json_text
+        input, error, detail = mask(input), mask(error), mask(detail)
+        # (logs were masked before they were cut: engine/steplogs.py)
+        # Where the output's secrets stood, so a resume can put them back.
+        output, masks = secrets.json_masked(output)
     node = st.node
     frame = st.frame
     parent_id = join = None

@@ -30,6 +30,7 @@ recognises once cut from it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import ssl
@@ -224,12 +225,11 @@ async def _read(response: httpx.Response) -> tuple[bytes, bool]:
 
 def _output(response: httpx.Response, body: bytes) -> dict[str, Any]:
     out: dict[str, Any] = {"status": response.status_code, "headers": dict(response.headers)}
+    # A body the server called JSON but that is not: the step gets it as text.
     if _is_json(response):
-        try:
+        with contextlib.suppress(ValueError):
             out["json"] = json.loads(body) if body.strip() else None
             return out
-        except ValueError:
-            pass  # the server said JSON but sent something else: give the text
     out["text"] = _decode(response, body)
     return out
 
